@@ -1,0 +1,124 @@
+/* Durable queues: Mailman's switchboard, one directory per queue.
+ *
+ * An entry is one file holding the raw message bytes and its metadata (a
+ * JSON object: listid, recipients, flags; Mailman's metadata keys).  Only
+ * this module knows the names inside queue directories and the file
+ * format, which docs/queue-format.md documents and `mailman qfile` prints.
+ *
+ * Life of an entry (Mailman 3 semantics, see mailman/core/switchboard.py):
+ *   enqueue  write a temporary file, fsync, rename to ID.pck, fsync the
+ *            directory; only then does the caller acknowledge anything;
+ *   claim    rename ID.pck to ID.bak and read it back, verifying the
+ *            trailer; the runner owns it now;
+ *   finish   unlink ID.bak after whatever came next was enqueued durably.
+ * A crash between claim and finish leaves ID.bak.  mm_queue_recover(), run
+ * when a runner starts, turns each .bak of its slice back into .pck with
+ * metadata "_bak_count" incremented; at the limit (3) the entry goes to the
+ * shunt queue instead of looping forever.  Delivery is therefore at least
+ * once; a crash after the next enqueue and before finish duplicates an
+ * entry, never loses one.
+ *
+ * IDs are "<enqueue time, microseconds>+<40-hex SHA-1>", so listing sorted
+ * by name is FIFO; the SHA-1 (of message, list id and time, as Mailman)
+ * spreads entries over slices: slice i of n (n a power of two) owns the
+ * hashes whose top log2(n) bits equal i.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#define MM_QUEUE_ERROR (mm_queue_error_quark())
+GQuark mm_queue_error_quark(void);
+
+typedef enum {
+  MM_QUEUE_ERROR_IO,       /* a system call failed; see the message */
+  MM_QUEUE_ERROR_NO_SPACE, /* disk full: the caller answers 452 */
+  MM_QUEUE_ERROR_CORRUPT,  /* bad magic, lengths, JSON or trailer */
+  MM_QUEUE_ERROR_GONE,     /* another process claimed the entry first */
+  MM_QUEUE_ERROR_INVALID,  /* bad queue name or slice arguments */
+} MmQueueError;
+
+/* How many times a crashed-on entry is retried before it is shunted. */
+#define MM_QUEUE_MAX_BAK_COUNT 3
+
+typedef struct MmQueue MmQueue;
+typedef struct MmQueueEntry MmQueueEntry;
+
+/* Opens queue @name under @queue_root (var/queue), creating its directory,
+ * as slice @slice of @count (count a power of two, slice < count; 0 of 1
+ * for the whole queue).  Returns the queue (transfer full) or NULL. */
+MmQueue *mm_queue_open(const char *queue_root, const char *name, guint slice,
+                       guint count, GError **error);
+void mm_queue_free(MmQueue *queue);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmQueue, mm_queue_free)
+
+const char *mm_queue_name(const MmQueue *queue);
+/* The queue's directory, absolute.  Borrowed. */
+const char *mm_queue_dir(const MmQueue *queue);
+
+/* Durably enqueues @message with @meta (a JSON object; not consumed; keys
+ * starting with "_" other than "_bak_count" are dropped, and "version" is
+ * set, as Mailman does).  Returns the new entry's ID (transfer full) or NULL
+ * with @error; on failure nothing is left under a .pck name. */
+char *mm_queue_enqueue(MmQueue *queue, GBytes *message, json_t *meta,
+                       GError **error);
+
+/* The same, into queue @name under @queue_root without opening it first. */
+char *mm_queue_enqueue_to(const char *queue_root, const char *name,
+                          GBytes *message, json_t *meta, GError **error);
+
+/* IDs of the .pck entries of this queue's slice, oldest first (transfer
+ * full, strings freed with the array). */
+GPtrArray *mm_queue_list(MmQueue *queue, GError **error);
+
+/* Number of .pck files in the whole queue (all slices); -1 on error. */
+gint64 mm_queue_count(const MmQueue *queue);
+
+/* Claims entry @id: renames it to .bak and reads it.  GONE if another
+ * process took it first.  A file that cannot be parsed is moved to the
+ * "bad" queue as ID.psv and CORRUPT is returned.  Returns the entry
+ * (transfer full). */
+MmQueueEntry *mm_queue_claim(MmQueue *queue, const char *id, GError **error);
+
+const char *mm_queue_entry_id(const MmQueueEntry *entry);
+/* Borrowed; the message bytes exactly as enqueued. */
+GBytes *mm_queue_entry_message(const MmQueueEntry *entry);
+/* Borrowed and mutable: a runner may edit it before passing it on. */
+json_t *mm_queue_entry_meta(const MmQueueEntry *entry);
+
+/* Done with a claimed entry: unlinks its .bak and syncs the directory. */
+gboolean mm_queue_entry_finish(MmQueue *queue, MmQueueEntry *entry,
+                               GError **error);
+
+/* Moves a claimed entry to the shunt queue with metadata "whichq" set to
+ * this queue's name (and "error" to @reason when not NULL), then finishes
+ * it.  If even that fails the .bak is moved to "bad" as .psv. */
+gboolean mm_queue_entry_shunt(MmQueue *queue, MmQueueEntry *entry,
+                              const char *reason, GError **error);
+
+void mm_queue_entry_free(MmQueueEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmQueueEntry, mm_queue_entry_free)
+
+/* Start-up recovery of this slice's .bak files (see above).  Counts what
+ * went back to .pck and what was shunted or preserved as bad. */
+gboolean mm_queue_recover(MmQueue *queue, guint *requeued_out,
+                          guint *shunted_out, GError **error);
+
+/* Reads a queue file at any path (.pck, .bak, .psv) without claiming it,
+ * for `mailman qfile`.  Returns TRUE with both outputs (transfer full). */
+gboolean mm_queue_file_read(const char *path, GBytes **message_out,
+                            json_t **meta_out, GError **error);
+
+/* `mailman unshunt`: recovers .bak files in shunt, then moves each entry
+ * back to the queue its "whichq" names (default "in"), or deletes it with
+ * @discard.  Per-entry failures are appended to @failures (strings) and
+ * skipped.  Counts the entries handled. */
+gboolean mm_queue_unshunt(const char *queue_root, gboolean discard,
+                          guint *handled_out, GPtrArray *failures,
+                          GError **error);
+
+/* TRUE if @name is a safe queue name ([a-z0-9_-]{1,64}). */
+gboolean mm_queue_name_valid(const char *name);
