@@ -1,0 +1,56 @@
+/* Internals shared by the files of the runners module.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "queue.h"
+
+typedef struct MmRunnerContext MmRunnerContext;
+
+/* What a handler asks the loop to do with the entry it was given. */
+typedef enum {
+  MM_RUNNER_FINISH, /* done: whatever comes next was enqueued durably */
+  MM_RUNNER_KEEP,   /* try again later: re-enqueue a fresh copy here */
+  MM_RUNNER_SHUNT,  /* failed: park it in shunt with the error */
+} MmRunnerResult;
+
+typedef MmRunnerResult (*MmRunnerHandler)(MmRunnerContext *ctx,
+                                          MmQueueEntry *entry,
+                                          GError **error);
+
+typedef enum {
+  MM_RUNNER_KIND_QUEUE,   /* scans its queue directory */
+  MM_RUNNER_KIND_LMTP,    /* serves LMTP on a GMainLoop */
+  MM_RUNNER_KIND_PERIODIC, /* no queue: wakes every sleep_time */
+  MM_RUNNER_KIND_IDLE,    /* holding area (shunt, bad): never started */
+} MmRunnerKind;
+
+typedef struct {
+  const char *class_name; /* Mailman's class, e.g. mailman.runners.incoming.IncomingRunner */
+  MmRunnerKind kind;
+  MmRunnerHandler handler; /* queue runners; NULL: not implemented yet */
+  const char *unavailable; /* non-NULL: why this build cannot run it */
+} MmRunnerClass;
+
+/* Looks up the class configured for [runner.@name]; NULL if unknown. */
+const MmRunnerClass *mm_runner_class_lookup(const MmConfig *config,
+                                            const char *name);
+
+struct MmRunnerContext {
+  const MmConfig *config;
+  const char *name;       /* section name: "in", "out", ... */
+  const char *queue_root; /* var/queue */
+};
+
+/* Enqueues a copy of @entry into queue @next (metadata as is).  The helper
+ * every forwarding handler uses. */
+MmRunnerResult mm_runner_forward(MmRunnerContext *ctx, MmQueueEntry *entry,
+                                 const char *next, GError **error);
+
+/* The periodic and LMTP runner bodies (runner-periodic.c, runner-lmtp.c). */
+int mm_runner_run_lmtp(const MmConfig *config);
