@@ -68,18 +68,14 @@ lmtp_port: {self.lmtp_port}
 smtp_host: 127.0.0.1
 smtp_port: {self.smtp_port}
 
-[postfix]
-postmap_command: /usr/sbin/postmap
-transport_file_type: hash
-
 [runner.in]
-sleep_time: 100ms
+sleep_time: 0.1s
 
 [runner.pipeline]
-sleep_time: 100ms
+sleep_time: 0.1s
 
 [runner.virgin]
-sleep_time: 100ms
+sleep_time: 0.1s
 
 {extra_cfg}
 """

@@ -166,7 +166,8 @@ mm_cli_start(MmCli *cli, int argc, char **argv)
                          "logs in %s",
                          WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
                          mm_config_path(cli->config, "log_dir"));
-    if (mm_lock_is_held(lock_file)) {
+    if (mm_lock_is_held(lock_file) &&
+        read_pid_file(mm_config_path(cli->config, "pid_file")) == pid) {
       if (!quiet)
         printf("Started the master (pid %d)\n", (int)pid);
       return 0;

@@ -117,7 +117,6 @@ mm_cli_create(MmCli *cli, int argc, char **argv)
   if (!commit_with_mta(cli, store))
     return MM_CLI_EXIT_FAILURE;
 
-  mm_log_info("root", "created list %s", list->fqdn_listname);
   if (!quiet)
     printf("Created mailing list %s\n", list->fqdn_listname);
   if (notify && !no_notify && owners != NULL) {
@@ -162,7 +161,6 @@ mm_cli_remove(MmCli *cli, int argc, char **argv)
   }
   if (!commit_with_mta(cli, store))
     return MM_CLI_EXIT_FAILURE;
-  mm_log_info("root", "removed list %s", list->fqdn_listname);
   if (!quiet)
     printf("Removed mailing list %s\n", list->fqdn_listname);
   return 0;

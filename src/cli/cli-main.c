@@ -11,6 +11,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base-log.h"
@@ -166,8 +167,11 @@ main(int argc, char **argv)
   }
   if (command->needs_site && !prepare_site(&cli))
     return MM_CLI_EXIT_FAILURE;
+  /* Unknown keys are worth one warning per command, not one per runner
+   * process: the master has reported them already. */
   const GPtrArray *warnings = mm_config_warnings(cli.config);
-  for (guint w = 0; w < warnings->len; w++)
+  for (guint w = 0; !g_str_equal(command->name, "runner") &&
+                    w < warnings->len; w++)
     mm_log_warning("config", "%s", (const char *)warnings->pdata[w]);
 
   int status = command->run(&cli, argc - i, argv + i);

@@ -539,7 +539,8 @@ mm_cli_syncmembers(MmCli *cli, int argc, char **argv)
 
   /* Wanted: folded address -> (name, address as written). */
   g_autoptr(GHashTable) wanted =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_strfreev);
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                            (GDestroyNotify)g_strfreev);
   g_autoptr(GPtrArray) wanted_order = g_ptr_array_new();
   for (char **line = lines; *line != NULL; line++) {
     const char *text = g_strstrip(*line);

@@ -106,9 +106,6 @@ mm_cli_inject(MmCli *cli, int argc, char **argv)
   json_decref(meta);
   if (id == NULL)
     return mm_cli_fail(cli, "%s", error->message);
-  g_autofree char *escaped = mm_log_escape(message_id, -1);
-  mm_log_info("root", "inject: %s queued in %s as %s for %s", escaped, queue,
-              id, list->list_id);
   return 0;
 }
 
@@ -139,8 +136,9 @@ mm_cli_unshunt(MmCli *cli, int argc, char **argv)
     return mm_cli_fail(cli, "%s", error->message);
   for (guint i = 0; i < failures->len; i++)
     fprintf(stderr, "Skipped: %s\n", (char *)failures->pdata[i]);
-  mm_log_info("root", "unshunt: %u entries %s, %u skipped", handled,
-              discard ? "discarded" : "moved back", failures->len);
+  if (handled > 0)
+    printf("%u shunted message%s %s\n", handled, handled == 1 ? "" : "s",
+           discard ? "discarded" : "moved back to their queues");
   return failures->len == 0 ? 0 : MM_CLI_EXIT_FAILURE;
 }
 

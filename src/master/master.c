@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base-error.h"
 #include "base-file.h"
 #include "base-lock.h"
 #include "base-log.h"
@@ -108,7 +109,7 @@ spawn_runner(Master *master, Child *child)
   child->pid = pid;
   child->started_usec = g_get_monotonic_time();
   child->restart_at_usec = 0;
-  mm_log_info("root", "master: started runner %s slice %u/%u (pid %d)",
+  mm_log_info("runner", "master: started runner %s slice %u/%u (pid %d)",
               child->name, child->slice, child->count, (int)pid);
   return pid;
 }
@@ -129,7 +130,7 @@ build_children(Master *master)
     }
     g_autofree char *reason = NULL;
     if (!mm_runner_available(master->config, *name, &reason)) {
-      mm_log_info("root", "master: not starting runner %s: %s", *name,
+      mm_log_info("runner", "master: not starting runner %s: %s", *name,
                   reason);
       continue;
     }
@@ -213,7 +214,7 @@ reap_children(Master *master)
     char what[128];
     describe_status(status, what, sizeof what);
     if (master->stopping) {
-      mm_log_info("root", "master: runner %s slice %u/%u stopped: %s",
+      mm_log_info("runner", "master: runner %s slice %u/%u stopped: %s",
                   child->name, child->slice, child->count, what);
       continue;
     }
@@ -317,7 +318,7 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
      * with it (PR_SET_PDEATHSIG), and their claimed entries are recovered
      * by the new runners.  Mailman asks for --force here; there is nothing
      * to be forced. */
-    mm_log_warning("root",
+    mm_log_warning("runner",
                    "master: a previous master did not exit cleanly; its lock "
                    "%s was stale and has been taken over",
                    lock_file);
@@ -345,7 +346,7 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
       .children = g_ptr_array_new_with_free_func((GDestroyNotify)child_free),
   };
   build_children(&master);
-  mm_log_info("root", "master: started (pid %d) with %u runner processes",
+  mm_log_info("runner", "master: started (pid %d) with %u runner processes",
               (int)getpid(), master.children->len);
   for (guint i = 0; i < master.children->len; i++)
     spawn_runner(&master, master.children->pdata[i]);
@@ -364,7 +365,7 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
     case SIGTERM:
     case SIGINT:
       if (!master.stopping) {
-        mm_log_info("root", "master: stopping the runners (signal %d)", sig);
+        mm_log_info("runner", "master: stopping the runners (signal %d)", sig);
         master.stopping = TRUE;
         stop_deadline =
             g_get_monotonic_time() + STOP_GRACE_SEC * G_USEC_PER_SEC;
@@ -372,7 +373,7 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
       }
       break;
     case SIGUSR1:
-      mm_log_info("root", "master: restarting the runners");
+      mm_log_info("runner", "master: restarting the runners");
       signal_children(&master, SIGUSR1);
       break;
     case SIGHUP:
@@ -381,7 +382,7 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
                      error->message);
         g_clear_error(&error);
       }
-      mm_log_info("root", "master: logs reopened");
+      mm_log_info("runner", "master: logs reopened");
       signal_children(&master, SIGHUP);
       break;
     default:
@@ -401,7 +402,7 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
     }
   }
 
-  mm_log_info("root", "master: stopped");
+  mm_log_info("runner", "master: stopped");
   unlink(pid_file);
   g_ptr_array_free(master.children, TRUE);
   return 0;

@@ -13,6 +13,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "runner.h"
 #include "runner-private.h"
 
 #include <string.h>

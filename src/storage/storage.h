@@ -14,6 +14,16 @@
  * Errors: MM_STORE_ERROR with the codes below; the message is fit for a
  * person (it names the list or address) and never contains SQL.
  *
+ * Lists are named by a "list spec" wherever a parameter is called
+ * @list_id: either the list-id "name.host" or the fqdn "name@host", in any
+ * case.  Text forms of settings and preferences: booleans are written
+ * "True"/"False" (as Mailman's REST API shows them) and accepted as any of
+ * yes/no, true/false, on/off, 1/0; enums by Mailman's names ("hold",
+ * "confirm_then_moderate", "mime_digests"); intervals as "7d", "1d12h";
+ * floats as "30.0"; dates as "2024-05-01T12:00:00" (UTC); unset as "".
+ *
+ * The store is one SQLite connection: use it from one thread.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -29,7 +39,8 @@ typedef enum {
   MM_STORE_ERROR_INVALID,   /* a bad name, address or setting value */
   MM_STORE_ERROR_NOT_FOUND, /* no such domain, list, address or member */
   MM_STORE_ERROR_EXISTS,    /* already there */
-  MM_STORE_ERROR_SCHEMA,    /* the file's schema is newer than this build */
+  MM_STORE_ERROR_SCHEMA,    /* the file's schema is newer than this build,
+                             * or (read-only) missing or older */
 } MmStoreError;
 
 /* Enumerations keep Mailman 3's integer values (they are stored). */
@@ -56,6 +67,10 @@ typedef enum {
 } MmDeliveryStatus;
 
 typedef enum {
+  /* Not stored: "no action of its own" (a member's moderation_action is
+   * NULL, so the list's default_member_action applies).  Also makes the
+   * enum signed, so that -1 compares as -1. */
+  MM_ACTION_UNSET = -1,
   MM_ACTION_HOLD = 0,
   MM_ACTION_REJECT = 1,
   MM_ACTION_DISCARD = 2,
@@ -73,8 +88,13 @@ typedef enum {
 } MmStoreFlags;
 
 /* Opens (creating if needed) the SQLite database at @path with WAL,
- * foreign keys and a busy timeout, and migrates it forward to the current
- * schema version.  Returns the store (transfer full) or NULL with @error. */
+ * foreign keys and a busy timeout (5 s), and migrates it forward to the
+ * current schema version; reopening a current database writes nothing.
+ * With MM_STORE_READ_ONLY the file must exist and be current (SCHEMA
+ * otherwise), and every write fails with FAILED.  Returns the store
+ * (transfer full) or NULL with @error: SCHEMA for a database newer than
+ * this build, BUSY if another process holds the lock through the timeout,
+ * FAILED for a file that cannot be opened or is not a database. */
 MmStore *mm_store_open(const char *path, MmStoreFlags flags, GError **error);
 void mm_store_close(MmStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmStore, mm_store_close)
@@ -84,7 +104,12 @@ int mm_store_schema_version(MmStore *store);
 
 /* Transactions: a CLI command or a runner step that makes several changes
  * wraps them so that a failure leaves nothing half-written.  begin takes
- * the write lock at once (BEGIN IMMEDIATE).  Nesting is not supported. */
+ * the write lock at once (BEGIN IMMEDIATE); BUSY if it cannot.  Nesting is
+ * not supported (begin fails with FAILED).  Without a transaction, each
+ * write function is its own; inside one, a write function that fails
+ * undoes only its own changes (a savepoint) and the transaction goes on.
+ * A failed commit rolls back.  Keep transactions short: they hold the lock
+ * every other writer waits for. */
 gboolean mm_store_begin(MmStore *store, GError **error);
 gboolean mm_store_commit(MmStore *store, GError **error);
 void mm_store_rollback(MmStore *store);
@@ -100,7 +125,9 @@ typedef struct {
 void mm_domain_free(MmDomain *domain);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmDomain, mm_domain_free)
 
-/* Adds a domain.  EXISTS if it is there, INVALID for a bad name. */
+/* Adds a domain (@description may be NULL for "", @alias_domain NULL for
+ * none).  EXISTS if it is there, INVALID for a bad name or a description
+ * with line breaks. */
 gboolean mm_store_domain_add(MmStore *store, const char *mail_host,
                              const char *description, const char *alias_domain,
                              GError **error);
@@ -110,10 +137,12 @@ MmDomain *mm_store_domain_get(MmStore *store, const char *mail_host,
 /* All domains sorted by mail_host: a GPtrArray of MmDomain (transfer
  * full, with free func).  NULL only with @error. */
 GPtrArray *mm_store_domains(MmStore *store, GError **error);
-/* Removes a domain and, with it, its lists. */
+/* Removes a domain and, with it, its lists and their members.
+ * NOT_FOUND if there is no such domain. */
 gboolean mm_store_domain_remove(MmStore *store, const char *mail_host,
                                 GError **error);
-/* Sets or (with NULL) clears the alias domain. */
+/* Sets or (with NULL) clears the alias domain.  NOT_FOUND for an unknown
+ * domain. */
 gboolean mm_store_domain_set_alias(MmStore *store, const char *mail_host,
                                    const char *alias_domain, GError **error);
 
@@ -137,38 +166,49 @@ typedef struct {
   gint64 created_at; /* unix seconds */
   gint64 post_id;
   /* Every setting by Mailman name as text, including the above (so REST and
-   * `mailman conf`-like dumps need no per-field code). */
+   * `mailman conf`-like dumps need no per-field code), the read-only
+   * counters and dates, and the derived addresses (fqdn_listname,
+   * posting_address, owner_address, request_address, bounces_address,
+   * join_address, leave_address). */
   GHashTable *settings; /* char* -> char*, owned */
 } MmList;
 
 void mm_list_free(MmList *list);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmList, mm_list_free)
 
-/* A setting of @list as text, or NULL for an unknown name.  Borrowed. */
+/* A setting of @list as text ("" when unset), or NULL for an unknown
+ * name.  Borrowed from @list. */
 const char *mm_list_setting(const MmList *list, const char *name);
 
 /* Creates list @list_name@@mail_host with Mailman 3's legacy-default style.
  * The domain must exist (NOT_FOUND otherwise); the name is validated
- * against @listname_chars (a regexp character class such as "[-_.0-9a-z]").
- * Returns the new list (transfer full) or NULL with @error. */
+ * against @listname_chars (a regexp character class such as "[-_.0-9a-z]";
+ * NULL for that default) and folded.  display_name becomes the capitalized
+ * name ("Test") and subject_prefix "[Test] ".  Returns the new list
+ * (transfer full) or NULL with @error: INVALID, NOT_FOUND (domain), EXISTS
+ * (also when another list has the same list-id, as a.b@example.com and
+ * a@b.example.com would). */
 MmList *mm_store_list_create(MmStore *store, const char *list_name,
                              const char *mail_host, const char *listname_chars,
                              GError **error);
 
 /* Looks a list up by fqdn ("name@host") or list-id ("name.host"),
- * case-insensitively.  NULL with NOT_FOUND when there is none. */
+ * case-insensitively.  NULL with NOT_FOUND when there is none, INVALID for
+ * a spec no list could have. */
 MmList *mm_store_list_get(MmStore *store, const char *spec, GError **error);
 
 /* All lists sorted by fqdn listname; GPtrArray of MmList (transfer full). */
 GPtrArray *mm_store_lists(MmStore *store, GError **error);
 
-/* Removes a list with its members (not the users or addresses). */
+/* Removes a list with its members and their member-level preferences
+ * (not the users or addresses).  NOT_FOUND if there is no such list. */
 gboolean mm_store_list_remove(MmStore *store, const char *list_id,
                               GError **error);
 
 /* Sets setting @name from its text form ("yes", "40", "hold", ...), parsed
  * and checked against the setting's type; INVALID with the reason
- * otherwise, NOT_FOUND for an unknown setting.  Updates @list too. */
+ * otherwise (also for a read-only setting), NOT_FOUND for an unknown
+ * setting.  Updates @list too (its settings and typed fields). */
 gboolean mm_store_list_set(MmStore *store, MmList *list, const char *name,
                            const char *value, GError **error);
 
@@ -182,16 +222,21 @@ typedef struct {
    * then user, then Mailman's defaults. */
   MmDeliveryMode delivery_mode;
   MmDeliveryStatus delivery_status;
-  MmAction moderation_action; /* -1 when unset (list default applies) */
+  MmAction moderation_action; /* MM_ACTION_UNSET (-1) when unset: the
+                               * list's default_member_action applies */
 } MmMember;
 
 void mm_member_free(MmMember *member);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmMember, mm_member_free)
 
 /* Subscribes @email to @list_id with @role.  The address (and a user for
- * it) is created if new; @display_name may be NULL.  Owners and moderators
- * get moderation_action accept, as Mailman does.  EXISTS if the address
- * already has that role on the list; INVALID for a bad address. */
+ * it) is created if new, keeping @email's spelling for display;
+ * @display_name may be NULL (an existing address keeps its name).  @mode
+ * becomes the member's own delivery mode; 0 sets none, so the address's or
+ * user's applies.  Owners and moderators get moderation_action accept, as
+ * Mailman does.  EXISTS if the address already has that role on the list;
+ * NOT_FOUND for an unknown list; INVALID for a bad address, role, mode or
+ * a display name with line breaks. */
 gboolean mm_store_member_add(MmStore *store, const char *list_id,
                              const char *email, const char *display_name,
                              MmMemberRole role, MmDeliveryMode mode,
@@ -207,7 +252,8 @@ MmMember *mm_store_member_get(MmStore *store, const char *list_id,
                               const char *email, MmMemberRole role,
                               GError **error);
 
-/* Sets the member's own delivery status / mode preference. */
+/* Sets the member's own delivery status / mode preference (its membership
+ * with role member).  NOT_FOUND if there is none. */
 gboolean mm_store_member_set_delivery_status(MmStore *store,
                                              const char *list_id,
                                              const char *email,
@@ -227,23 +273,26 @@ typedef struct {
   gboolean disabled_only;        /* any status but enabled */
 } MmRosterQuery;
 
-/* The members of @list_id matching @query, sorted by email, as a
- * GPtrArray of MmMember (transfer full).  One query for the whole roster,
- * whatever its size: this is what delivery reads. */
+/* The members of @list_id matching @query (NULL: everyone), sorted by
+ * folded email, as a GPtrArray of MmMember (transfer full; empty when no
+ * one matches).  One query for the whole roster, whatever its size: this
+ * is what delivery reads.  NOT_FOUND for an unknown list. */
 GPtrArray *mm_store_roster(MmStore *store, const char *list_id,
                            const MmRosterQuery *query, GError **error);
 
 /* ---- Addresses, users and preferences -------------------------------- */
 
 /* Ensures an address row (and a user owning it) exists.  Returns TRUE if
- * it exists afterwards. */
+ * it exists afterwards; INVALID for a bad address or display name. */
 gboolean mm_store_address_ensure(MmStore *store, const char *email,
                                  const char *display_name, GError **error);
 
-/* Marks an address verified now (or unverified with FALSE). */
+/* Marks an address verified now (or unverified with FALSE).  NOT_FOUND
+ * for an unknown address. */
 gboolean mm_store_address_set_verified(MmStore *store, const char *email,
                                        gboolean verified, GError **error);
-/* TRUE if the address exists and is verified. */
+/* TRUE if the address exists and is verified (FALSE for anything else,
+ * including an invalid address or a database error). */
 gboolean mm_store_address_is_verified(MmStore *store, const char *email);
 
 /* Preference levels for mm_store_preference_set(). */
@@ -258,14 +307,19 @@ typedef enum {
  * delivery_mode, delivery_status) at @level for @email (and, for the member
  * level, its membership in @list_id with role member).  @value is text
  * ("yes", "regular", "by_user", "en"); NULL clears it so that the next
- * level down applies. */
+ * level down applies.  @list_id is used for the member level only.
+ * NOT_FOUND for an unknown preference, address or membership; INVALID for
+ * a bad value. */
 gboolean mm_store_preference_set(MmStore *store, MmPrefLevel level,
                                  const char *email, const char *list_id,
                                  const char *name, const char *value,
                                  GError **error);
 
-/* The effective preference for @email's membership in @list_id as text,
- * resolved member -> address -> user -> default.  Transfer full. */
+/* The effective preference for @email's membership (role member) in
+ * @list_id as text, resolved member -> address -> user -> default (for
+ * preferred_language: then the list's language).  With @list_id NULL,
+ * resolves address -> user -> default.  Transfer full; NULL with NOT_FOUND
+ * for an unknown preference or address, or if @email is not a member. */
 char *mm_store_preference_get(MmStore *store, const char *email,
                               const char *list_id, const char *name,
                               GError **error);

@@ -148,7 +148,8 @@ class Master(unittest.TestCase):
         before = set(wait_for(lambda: len(children_of(pid)) >= 9 and
                               children_of(pid), what="runners"))
         self.site.run("restart")
-        wait_for(lambda: len(set(children_of(pid)) - before) >= len(before),
+        wait_for(lambda: not (set(children_of(pid)) & before) and
+                 len(children_of(pid)) >= 9,
                  what="every runner to be replaced")
         # logrotate: move the log away, reopen, the new file appears.
         os.rename(self.site.path("logs", "mailman.log"),
