@@ -286,7 +286,10 @@ mm_runner_main(const MmConfig *config, const char *spec, gboolean once)
   }
   const MmRunnerClass *klass = mm_runner_class_lookup(config, name);
 
-  block_signals();
+  /* The LMTP runner takes its signals through its main loop; the others
+   * block them and take them synchronously between entries. */
+  if (klass->kind != MM_RUNNER_KIND_LMTP)
+    block_signals();
   mm_log_info("runner", "runner %s slice %u/%u started", name, slice, count);
 
   int status = 0;
