@@ -225,7 +225,8 @@ class LmtpHandler(socketserver.StreamRequestHandler):
 class Site:
     """A Mailman configuration and database driven by mta-test-tool."""
 
-    def __init__(self, root, lmtp_port):
+    def __init__(self, root, lmtp_port,
+                 incoming='mailman.mta.postfix.LMTP'):
         self.root = root
         self.var = os.path.join(root, 'var')
         self.data = os.path.join(self.var, 'data')
@@ -238,10 +239,10 @@ class Site:
             fp.write('[mailman]\nlayout: testing\n\n'
                      '[paths.testing]\nvar_dir: %s\n\n'
                      '[database]\nurl: sqlite:///%s/mailman.db\n\n'
-                     '[mta]\nincoming: mailman.mta.postfix.LMTP\n'
+                     '[mta]\nincoming: %s\n'
                      'lmtp_host: 127.0.0.1\nlmtp_port: %d\n'
                      'configuration: %s/postfix.cfg\n'
-                     % (self.var, self.data, lmtp_port, root))
+                     % (self.var, self.data, incoming, lmtp_port, root))
 
     def tool(self, *args):
         # NEEDS_SERVER: becomes `mailman create` / `mailman aliases`.
