@@ -423,6 +423,12 @@ static const MmConfigSchemaRow schema_rows[] = {
          "strip DKIM signatures from posts"),
     STR("mta", "configuration", "python:mailman.config.postfix",
         "MTA-specific file: python:mailman.config.postfix, .exim4, or a path"),
+    /* Ours, not Mailman's (which ignores unknown keys, so a file that sets
+     * them still works there): the Postfix socketmap server. */
+    STR("mta", "socketmap_host", "",
+        "socketmap server address (empty: off; absolute path: unix socket)"),
+    INT("mta", "socketmap_port", "0", 0, 65535, 0,
+        "port of the Postfix socketmap server (0: off)"),
 
     /* ---- [bounces] ---- */
     SECTION("bounces", 0),
@@ -505,6 +511,10 @@ static const MmConfigSchemaRow schema_rows[] = {
     ENUM("postfix", "transport_file_type", "hash", "hash|regex", 0,
          "form of the maps we write for Postfix"),
     SECTION("exim4", MM_SCHEMA_EXTERNAL),
+    /* Ours: Sendmail has no Mailman equivalent. */
+    SECTION("sendmail", MM_SCHEMA_EXTERNAL),
+    STR("sendmail", "makemap_command", "/usr/sbin/makemap hash",
+        "builds a Sendmail database from a map on stdin (empty: none)"),
 };
 
 const MmConfigSchemaRow *

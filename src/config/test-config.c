@@ -232,7 +232,8 @@ test_defaults(void)
   g_assert_null(mm_config_path(config, "cfg_file"));
 }
 
-/* `mailman conf` on the defaults, byte for byte as Mailman prints it. */
+/* `mailman conf` on the defaults, byte for byte as Mailman prints it, plus
+ * our two [mta] socketmap keys. */
 static void
 test_dump_defaults_golden(void)
 {

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,44 +64,6 @@ struct MmLmtpServer {
 
 /* ---- Limits ------------------------------------------------------------ */
 
-/* Parses Mailman's duration syntax ("300", "5m", "1h30m", "2.5s") into
- * microseconds; a bare number is seconds. */
-static gboolean
-parse_duration_usec(const char *text, gint64 *usec_out)
-{
-  const char *p = text;
-  gdouble total = 0;
-  gboolean any = FALSE;
-
-  while (g_ascii_isspace(*p))
-    p++;
-  while (*p != '\0') {
-    char *end = NULL;
-    gdouble value = g_ascii_strtod(p, &end);
-    if (end == p || value < 0)
-      return FALSE;
-    p = end;
-    gdouble unit = 1;
-    switch (*p) {
-    case 'w': unit = 7 * 86400; p++; break;
-    case 'd': unit = 86400; p++; break;
-    case 'h': unit = 3600; p++; break;
-    case 'm': unit = 60; p++; break;
-    case 's': p++; break;
-    case '\0': break;
-    default: return FALSE;
-    }
-    total += value * unit;
-    any = TRUE;
-    while (g_ascii_isspace(*p))
-      p++;
-  }
-  if (!any || total > (gdouble)G_MAXINT64 / G_USEC_PER_SEC)
-    return FALSE;
-  *usec_out = (gint64)(total * G_USEC_PER_SEC);
-  return TRUE;
-}
-
 static gboolean
 limit_int(const MmConfig *config, const char *key, gint64 fallback,
           gint64 max, gint64 *value_out, GError **error)
@@ -135,7 +96,7 @@ limit_duration(const MmConfig *config, const char *key, gint64 fallback_sec,
   *usec_out = fallback_sec * G_USEC_PER_SEC;
   if (text == NULL || *text == '\0')
     return TRUE;
-  if (!parse_duration_usec(text, &usec)) {
+  if (!mm_config_parse_duration_usec(text, &usec)) {
     g_set_error(error, MM_LMTP_ERROR, MM_LMTP_ERROR_CONFIG,
                 "[mta] %s: not a duration: %s", key, text);
     return FALSE;

@@ -25,7 +25,6 @@
 
 #include "base-log.h"
 
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 

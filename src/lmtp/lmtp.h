@@ -55,7 +55,8 @@ typedef enum {
 
 /* The bounds of one server.  Config keys, all in [mta]:
  *   lmtp_max_message_size   bytes, advertised as SIZE     (33554432)
- *   lmtp_timeout            idle time per read or write   (300s)
+ *   lmtp_timeout            idle time per read or write   (300s; a
+ *                           duration as lazr.config writes it: 5m, 300s)
  *   lmtp_session_deadline   whole connection lifetime     (1h)
  *   lmtp_max_connections    concurrent sessions; the next gets 421 (64)
  *   lmtp_max_recipients     RCPTs per transaction; more get 452 (1000)

@@ -157,6 +157,10 @@ main(int argc, char **argv)
     fprintf(stderr, "mm-lmtp-testd: %s\n", error->message);
     return 2;
   }
+  const GPtrArray *warnings = mm_config_warnings(config);
+  for (guint i = 0; i < warnings->len; i++)
+    fprintf(stderr, "mm-lmtp-testd: warning: %s\n",
+            (const char *)g_ptr_array_index(warnings, i));
   if ((domains != NULL || lists != NULL) &&
       !setup_names(config, domains, lists, &error)) {
     fprintf(stderr, "mm-lmtp-testd: %s\n", error->message);

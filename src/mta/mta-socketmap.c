@@ -73,6 +73,7 @@ struct Connection {
   gint64 last_activity_usec;
   gint64 request_start_usec; /* 0 when no partial request is buffered */
   gboolean close_after_flush;
+  gboolean draining; /* reply sent and write side shut: discarding input */
 };
 
 /* ---- Connections ----------------------------------------------------- */
@@ -108,7 +109,8 @@ connection_watch(Connection *conn)
 
   if (conn->out->len > 0)
     want |= G_IO_OUT;
-  if (!conn->close_after_flush && conn->out->len < OUTPUT_HIGH_WATER)
+  if ((!conn->close_after_flush && conn->out->len < OUTPUT_HIGH_WATER) ||
+      conn->draining)
     want |= G_IO_IN;
   if (conn->source != NULL && want == conn->watching)
     return;
@@ -333,6 +335,20 @@ connection_ready(GSocket *socket, GIOCondition condition, gpointer data)
   Connection *conn = data;
 
   conn->last_activity_usec = g_get_monotonic_time();
+  if (conn->draining) {
+    /* Read and drop whatever the client still sends until it closes (or
+     * the sweep's request deadline passes): closing a socket with unread
+     * input makes the kernel send a reset, which can destroy the PERM
+     * reply before the client has read it. */
+    guint8 buf[READ_CHUNK];
+    gssize n = g_socket_receive(socket, (char *)buf, sizeof buf, NULL, NULL);
+    if (n == 0 || (n < 0 && !(condition & G_IO_IN)) ||
+        (condition & (G_IO_HUP | G_IO_ERR))) {
+      connection_free(conn);
+      return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+  }
   if (condition & G_IO_IN) {
     guint8 buf[READ_CHUNK];
     GError *error = NULL;
@@ -358,10 +374,14 @@ connection_ready(GSocket *socket, GIOCondition condition, gpointer data)
     return G_SOURCE_REMOVE;
   }
 
-  if (!connection_flush(conn) ||
-      (conn->close_after_flush && conn->out->len == 0)) {
+  if (!connection_flush(conn)) {
     connection_free(conn);
     return G_SOURCE_REMOVE;
+  }
+  if (conn->close_after_flush && conn->out->len == 0) {
+    g_socket_shutdown(conn->socket, FALSE, TRUE, NULL);
+    conn->draining = TRUE;
+    conn->request_start_usec = g_get_monotonic_time();
   }
   GSource *before = conn->source;
   connection_watch(conn);
@@ -437,7 +457,9 @@ mm_mta_socketmap_configured(const MmConfig *config)
 
   if (host == NULL || host[0] == '\0')
     return FALSE;
-  return host[0] == '/' || (port != NULL && port[0] != '\0');
+  /* A port of 0 (an integer key's natural "unset") also disables it. */
+  return host[0] == '/' ||
+         (port != NULL && port[0] != '\0' && strcmp(port, "0") != 0);
 }
 
 static gboolean

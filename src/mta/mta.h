@@ -137,9 +137,8 @@ GString *mm_mta_sendmail_access(const GPtrArray *lists,
                                 const GPtrArray *domains, GDateTime *now);
 
 /* sendmail_domains, a class file for RELAY_DOMAIN_FILE: one domain per
- * line, the domains of exim_domains.  No header comment (class files take
- * the first word of each line; sendmail ignores lines starting with #, but
- * keeping the file plain lets `cat` users see the list). */
+ * line, the domains of exim_domains, and nothing else (no header comment:
+ * Sendmail would read every word of a class file as a domain). */
 GString *mm_mta_sendmail_domains(const GPtrArray *lists,
                                  const GPtrArray *domains, GDateTime *now);
 
@@ -233,8 +232,8 @@ MmMtaRecipient *mm_mta_recipient_resolve(MmStore *store, const char *address,
 
 typedef struct MmMtaSocketmap MmMtaSocketmap;
 
-/* TRUE when `[mta] socketmap_host` and `socketmap_port` are set and
- * non-empty (socketmap_host "" or unset means disabled). */
+/* TRUE when `[mta] socketmap_host` is set and non-empty and either names
+ * a Unix socket (absolute path) or `socketmap_port` is set and not 0. */
 gboolean mm_mta_socketmap_configured(const MmConfig *config);
 
 /* Creates a server from the configuration: listens on [mta]

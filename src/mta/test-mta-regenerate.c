@@ -69,7 +69,9 @@ load_config(Fixture *f, const char *incoming, const char *type,
   g_autofree char *default_postmap =
       g_strdup_printf(POSTMAP " -c '%s'", f->postfix_dir);
   g_autofree char *pftext = g_strdup_printf(
-      "[postfix]\npostmap_command: %s\ntransport_file_type: %s\n",
+      "[postfix]\npostmap_command: %s\ntransport_file_type: %s\n"
+      /* makemap is not installed here; its invocation has its own test. */
+      "[sendmail]\nmakemap_command: /bin/true\n",
       postmap != NULL ? postmap : default_postmap, type);
   write_file(pfcfg, pftext);
   g_autofree char *text = g_strdup_printf(

@@ -40,7 +40,7 @@ class Site:
              "other@lists.example.org"]
 
     def __init__(self, lists=None, domains=("example.com=alias.example",),
-                 lmtp_host="127.0.0.1", create=True):
+                 lmtp_host="127.0.0.1", create=True, mta_extra=""):
         self.root = tempfile.mkdtemp(prefix="lmtp-test-")
         self.var = os.path.join(self.root, "var")
         self.cfg = os.path.join(self.root, "mailman.cfg")
@@ -49,8 +49,8 @@ class Site:
             f.write("[mailman]\nlayout: testing\n"
                     "site_owner: siteowner@example.net\n\n"
                     "[paths.testing]\nvar_dir: %s\n\n"
-                    "[mta]\nlmtp_host: %s\nlmtp_port: 0\n"
-                    % (self.var, lmtp_host))
+                    "[mta]\nlmtp_host: %s\nlmtp_port: 0\n%s"
+                    % (self.var, lmtp_host, mta_extra))
         self.proc = None
         self.port = None
         self.log = os.path.join(self.root, "daemon.log")
@@ -63,7 +63,8 @@ class Site:
             args += ["--domain", d]
         for name in lists:
             args += ["--list", name]
-        subprocess.run(args, check=True, timeout=IO_TIMEOUT)
+        with open(self.log, "ab") as logf:
+            subprocess.run(args, check=True, stderr=logf, timeout=IO_TIMEOUT)
 
     def start(self, *options):
         logf = open(self.log, "ab")
@@ -782,6 +783,43 @@ class Connections(unittest.TestCase):
             self.assertEqual([f for f in os.listdir(d)
                               if not f.endswith(".pck")], [])
 
+    def test_queue_failure_is_per_recipient(self):
+        # The "in" queue cannot be written (a file where its directory
+        # should be): its recipients get 451 (try later), the others 250.
+        os.makedirs(os.path.join(self.site.var, "queue"), exist_ok=True)
+        with open(os.path.join(self.site.var, "queue", "in"), "w") as f:
+            f.write("not a directory\n")
+        self.site.start()
+        c = self.site.connect()
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd("LHLO x")[0], 250)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 250)
+        for rcpt in ("foo@example.com", "foo-request@example.com",
+                     "bar@example.com"):
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % rcpt)[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        c.send(stuff(message("partial")))
+        final = c.replies(3)
+        self.assertEqual([(code, lines[0][:5]) for code, lines in final],
+                         [(451, "4.3.0"), (250, "2.0.0"), (451, "4.3.0")])
+        # No internal detail reaches the client.
+        self.assertNotIn("queue", final[0][1][0].lower())
+        self.assertEqual(len(self.site.queue_files("command")), 1)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        c.close()
+
+    def test_disk_full_at_mail(self):
+        # A size limit beyond any disk makes the free-space reserve
+        # (twice the limit) unreachable: MAIL is answered 452 4.3.1.
+        self.site.start("--max-size", "1000000000000000")
+        c = self.site.connect()
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd("LHLO x")[0], 250)
+        code, lines = c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual((code, lines[0][:5]), (452, "4.3.1"))
+        self.assertEqual(c.cmd("RCPT TO:<foo@example.com>")[0], 503)
+        c.close()
+
     def test_database_created_after_start(self):
         # No database yet: the server starts, refuses with 451 (try later),
         # then serves the list once it exists, without a restart.
@@ -801,6 +839,27 @@ class Connections(unittest.TestCase):
             self.assertEqual(c.cmd("RCPT TO:<later@example.com>")[0], 550)
             site.create(lists=["later@example.com"])
             self.assertEqual(c.cmd("RCPT TO:<later@example.com>")[0], 250)
+            c.close()
+        finally:
+            site.cleanup()
+
+    def test_limits_from_configuration(self):
+        site = Site(mta_extra="lmtp_max_message_size: 5000\n"
+                              "lmtp_timeout: 1s\n"
+                              "lmtp_max_connections: 1\n")
+        try:
+            site.start()
+            if "unknown key [mta] lmtp_" in site.log_text():
+                self.skipTest("the configuration schema has no lmtp_* keys")
+            c = site.connect()
+            self.assertEqual(c.reply()[0], 220)
+            extra = site.connect()
+            self.assertEqual(extra.reply()[0], 421)
+            extra.close()
+            code, lines = c.cmd("LHLO x")
+            self.assertEqual(lines[-1], "SIZE 5000")
+            code, lines = c.reply()  # the idle timeout
+            self.assertEqual((code, lines[0][:5]), (421, "4.4.2"))
             c.close()
         finally:
             site.cleanup()
