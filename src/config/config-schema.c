@@ -424,7 +424,18 @@ static const MmConfigSchemaRow schema_rows[] = {
     STR("mta", "configuration", "python:mailman.config.postfix",
         "MTA-specific file: python:mailman.config.postfix, .exim4, or a path"),
     /* Ours, not Mailman's (which ignores unknown keys, so a file that sets
-     * them still works there): the Postfix socketmap server. */
+     * them still works there): LMTP server limits, then the Postfix
+     * socketmap server.  Zero means the default, never "unlimited". */
+    INT("mta", "lmtp_max_message_size", "33554432", 0, G_MAXINT32, 0,
+        "largest message the LMTP server accepts, bytes (advertised as SIZE)"),
+    DUR("mta", "lmtp_timeout", "5m", "LMTP idle timeout per read or write"),
+    DUR("mta", "lmtp_session_deadline", "1h", "longest LMTP connection"),
+    INT("mta", "lmtp_max_connections", "64", 0, 100000, 0,
+        "concurrent LMTP sessions; the next gets 421"),
+    INT("mta", "lmtp_max_recipients", "1000", 0, 100000, 0,
+        "RCPTs per LMTP transaction"),
+    INT("mta", "lmtp_max_bad_commands", "10", 0, 100000, 0,
+        "LMTP protocol errors before 421"),
     STR("mta", "socketmap_host", "",
         "socketmap server address (empty: off; absolute path: unix socket)"),
     INT("mta", "socketmap_port", "0", 0, 65535, 0,

@@ -233,7 +233,7 @@ test_defaults(void)
 }
 
 /* `mailman conf` on the defaults, byte for byte as Mailman prints it, plus
- * our two [mta] socketmap keys. */
+ * our own [mta] keys (LMTP limits, socketmap). */
 static void
 test_dump_defaults_golden(void)
 {

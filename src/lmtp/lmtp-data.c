@@ -5,6 +5,9 @@
  * unit tests feed every case whole and one byte at a time.  The content is
  * kept unstuffed in memory, bounded by the size limit: the queue takes the
  * message as one GBytes, so a temporary file would only add a copy.
+ * XXX: the worst case is max_connections x max_message_size in memory
+ * (64 x 32 MiB with the defaults); streaming to a spool file needs a
+ * queue API that enqueues from a file.
  *
  * Invariants: at most max_size bytes are ever kept; once a limit is
  * exceeded the rest is still read (and dropped) so that the reply after the

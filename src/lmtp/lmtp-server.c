@@ -283,7 +283,7 @@ refuse_connection(MmLmtpServer *server, GSocket *socket)
   g_socket_set_blocking(socket, FALSE);
   g_socket_send(socket, line, strlen(line), NULL, NULL);
   g_socket_close(socket, NULL);
-  mm_log_warning("root",
+  mm_log_warning("smtp",
                  "LMTP: connection refused, %u sessions open (the limit)",
                  g_hash_table_size(server->sessions));
 }
@@ -421,10 +421,10 @@ mm_lmtp_server_start(MmLmtpServer *server, GMainContext *context,
       g_main_context_ref(context != NULL ? context : g_main_context_default());
   start_accepting(server);
   if (server->unix_path != NULL)
-    mm_log_info("root", "LMTP server listening on unix:%s",
+    mm_log_info("runner", "LMTP server listening on unix:%s",
                 server->unix_path);
   else
-    mm_log_info("root", "LMTP server listening on %u socket(s), port %u",
+    mm_log_info("runner", "LMTP server listening on %u socket(s), port %u",
                 server->listeners->len, server->port);
   return TRUE;
 }
@@ -634,7 +634,7 @@ mm_lmtp_server_deliver(MmLmtpServer *server, const char *session_id,
 
   g_autofree char *reason = NULL;
   if (!mm_lmtp_message_acceptable(raw, &reason)) {
-    mm_log_info("root", "LMTP %s: message from <%s> refused: %s", session_id,
+    mm_log_info("smtp", "LMTP %s: message from <%s> refused: %s", session_id,
                 sender_escaped, reason != NULL ? reason : "defective");
     for (guint i = 0; i < recipients->len; i++)
       g_ptr_array_add(replies_out,
@@ -653,7 +653,7 @@ mm_lmtp_server_deliver(MmLmtpServer *server, const char *session_id,
       mm_log_error("error", "LMTP %s: message from <%s> not prepared: %s",
                    session_id, sender_escaped, error->message);
     else
-      mm_log_info("root", "LMTP %s: message from <%s> refused: %s",
+      mm_log_info("smtp", "LMTP %s: message from <%s> refused: %s",
                   session_id, sender_escaped, error->message);
     for (guint i = 0; i < recipients->len; i++)
       g_ptr_array_add(replies_out, g_strdup(mm_lmtp_reply_text(reply)));
@@ -685,7 +685,7 @@ mm_lmtp_server_deliver(MmLmtpServer *server, const char *session_id,
       g_ptr_array_add(replies_out, g_strdup(mm_lmtp_reply_text(reply)));
       continue;
     }
-    mm_log_info("root",
+    mm_log_info("smtp",
                 "LMTP %s: Message-ID %s from <%s> for %s%s%s queued as %s "
                 "in %s",
                 session_id, id_escaped, sender_escaped, recipient->list_id,

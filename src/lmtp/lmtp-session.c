@@ -139,7 +139,7 @@ flush_output(MmLmtpSession *session)
     if (n < 0) {
       if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         return TRUE;
-      mm_log_debug("root", "LMTP %s: write failed: %s", session->id,
+      mm_log_debug("smtp", "LMTP %s: write failed: %s", session->id,
                    error->message);
       return FALSE;
     }
@@ -161,7 +161,7 @@ bad_command(MmLmtpSession *session, MmLmtpReply reply)
 {
   session->bad_commands++;
   if (session->bad_commands > mm_lmtp_server_limits(session->server)->max_bad_commands) {
-    mm_log_warning("root", "LMTP %s: too many errors from %s, closing",
+    mm_log_warning("smtp", "LMTP %s: too many errors from %s, closing",
                    session->id, session->peer);
     send_closing(session, MM_LMTP_REPLY_TOO_MANY_ERRORS);
     return;
@@ -282,7 +282,7 @@ handle_rcpt(MmLmtpSession *session, const MmLmtpCommand *command)
       mm_log_error("error", "LMTP %s: RCPT <%s>: lookup failed: %s",
                    session->id, escaped, error->message);
     else
-      mm_log_info("root", "LMTP %s: RCPT <%s> refused: %s", session->id,
+      mm_log_info("smtp", "LMTP %s: RCPT <%s> refused: %s", session->id,
                   escaped, error->message);
     send_reply(session, reply);
     return;
@@ -324,11 +324,11 @@ finish_data(MmLmtpSession *session)
 
   if (mm_lmtp_data_reader_line_too_long(reader)) {
     common = MM_LMTP_REPLY_DATA_LINE_TOO_LONG;
-    mm_log_info("root", "LMTP %s: message refused: line over %d octets",
+    mm_log_info("smtp", "LMTP %s: message refused: line over %d octets",
                 session->id, MM_LMTP_TEXT_LINE_MAX);
   } else if (mm_lmtp_data_reader_too_big(reader)) {
     common = MM_LMTP_REPLY_SIZE_EXCEEDED;
-    mm_log_info("root",
+    mm_log_info("smtp",
                 "LMTP %s: message refused: %" G_GUINT64_FORMAT
                 " bytes over the limit",
                 session->id, mm_lmtp_data_reader_size(reader));
@@ -459,7 +459,7 @@ read_input(MmLmtpSession *session)
   if (n < 0) {
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
       return TRUE;
-    mm_log_debug("root", "LMTP %s: read failed: %s", session->id,
+    mm_log_debug("smtp", "LMTP %s: read failed: %s", session->id,
                  error->message);
     return FALSE;
   }
@@ -527,7 +527,7 @@ session_dispatch(MmLmtpSession *session, GIOCondition revents)
     /* The client is gone (or half-closed after its last command, whose
      * replies are still sent). */
     if (session->txn != NULL && session->txn->data != NULL)
-      mm_log_info("root",
+      mm_log_info("smtp",
                   "LMTP %s: connection lost during DATA, nothing queued",
                   session->id);
     session->closing = TRUE;
@@ -538,10 +538,10 @@ session_dispatch(MmLmtpSession *session, GIOCondition revents)
     /* The timer, checked on every wake-up: a client that keeps the
      * socket busy must not postpone the session deadline. */
     if (now >= session->started_usec + limits->session_deadline_usec) {
-      mm_log_info("root", "LMTP %s: session deadline reached", session->id);
+      mm_log_info("smtp", "LMTP %s: session deadline reached", session->id);
       send_closing(session, MM_LMTP_REPLY_DEADLINE);
     } else if (now >= session->last_io_usec + limits->timeout_usec) {
-      mm_log_info("root", "LMTP %s: timeout%s", session->id,
+      mm_log_info("smtp", "LMTP %s: timeout%s", session->id,
                   session->txn != NULL && session->txn->data != NULL
                       ? " during DATA, nothing queued"
                       : "");
@@ -617,7 +617,7 @@ mm_lmtp_session_new(MmLmtpServer *server, GSocket *socket,
       g_source_add_unix_fd(session->source, g_socket_get_fd(socket), 0);
   g_source_attach(session->source, context);
 
-  mm_log_debug("root", "LMTP %s: connection from %s", session->id,
+  mm_log_debug("smtp", "LMTP %s: connection from %s", session->id,
                session->peer);
   g_autofree char *greeting = g_strdup_printf(
       "220 %s LMTP server ready", mm_lmtp_server_hostname(server));
@@ -673,7 +673,7 @@ session_kill(MmLmtpSession *session)
   if (session->dead)
     return;
   session->dead = TRUE;
-  mm_log_debug("root", "LMTP %s: closed, %u message(s)", session->id,
+  mm_log_debug("smtp", "LMTP %s: closed, %u message(s)", session->id,
                session->messages);
   if (session->source != NULL)
     g_source_destroy(session->source);
