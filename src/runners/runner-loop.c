@@ -60,6 +60,18 @@ mm_runner_forward(MmRunnerContext *ctx, MmQueueEntry *entry, const char *next,
   return id != NULL ? MM_RUNNER_FINISH : MM_RUNNER_SHUNT;
 }
 
+MmStore *
+mm_runner_store(MmRunnerContext *ctx, GError **error)
+{
+  if (ctx->store == NULL) {
+    g_autofree char *path = mm_config_database_path(ctx->config, error);
+    if (path == NULL)
+      return NULL;
+    ctx->store = mm_store_open(path, MM_STORE_READ_WRITE, error);
+  }
+  return ctx->store;
+}
+
 /* ---- signals ---------------------------------------------------------- */
 
 static sigset_t handled_signals;
@@ -189,6 +201,7 @@ run_queue(const MmConfig *config, const char *name, const MmRunnerClass *klass,
   MmRunnerContext ctx = {
       .config = config, .name = name, .queue_root = queue_root};
 
+  int status = 0;
   for (;;) {
     guint handled = 0;
 
@@ -236,18 +249,21 @@ run_queue(const MmConfig *config, const char *name, const MmRunnerClass *klass,
           g_clear_error(&error);
         }
 
-        int sig = wait_signal(0);
-        if (sig != 0)
-          return sig;
+        status = wait_signal(0);
+        if (status != 0)
+          goto out;
       }
     }
     if (once)
-      return 0;
+      goto out;
     /* Sleep only after a pass that found nothing, as Mailman's runners. */
-    int sig = wait_signal(handled == 0 ? sleep_usec : 0);
-    if (sig != 0)
-      return sig;
+    status = wait_signal(handled == 0 ? sleep_usec : 0);
+    if (status != 0)
+      goto out;
   }
+out:
+  g_clear_pointer(&ctx.store, mm_store_close);
+  return status;
 }
 
 /* Runners with no queue (task) wake every sleep_time.  The periodic work

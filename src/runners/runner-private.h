@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "queue.h"
+#include "storage.h"
 
 typedef struct MmRunnerContext MmRunnerContext;
 
@@ -45,12 +46,33 @@ struct MmRunnerContext {
   const MmConfig *config;
   const char *name;       /* section name: "in", "out", ... */
   const char *queue_root; /* var/queue */
+  MmStore *store;         /* opened on first use: mm_runner_store() */
 };
+
+/* The site database, opened read-write on first use and kept for the life
+ * of the runner.  Borrowed; NULL with @error if it cannot be opened. */
+MmStore *mm_runner_store(MmRunnerContext *ctx, GError **error);
 
 /* Enqueues a copy of @entry into queue @next (metadata as is).  The helper
  * every forwarding handler uses. */
 MmRunnerResult mm_runner_forward(MmRunnerContext *ctx, MmQueueEntry *entry,
                                  const char *next, GError **error);
 
-/* The periodic and LMTP runner bodies (runner-periodic.c, runner-lmtp.c). */
+/* Queue handlers, one file each (runner-NAME.c), wired in runner-table.c. */
+MmRunnerResult mm_runner_handle_in(MmRunnerContext *ctx, MmQueueEntry *entry,
+                                   GError **error);
+MmRunnerResult mm_runner_handle_pipeline(MmRunnerContext *ctx,
+                                         MmQueueEntry *entry, GError **error);
+MmRunnerResult mm_runner_handle_virgin(MmRunnerContext *ctx,
+                                       MmQueueEntry *entry, GError **error);
+MmRunnerResult mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
+                                    GError **error);
+MmRunnerResult mm_runner_handle_retry(MmRunnerContext *ctx,
+                                      MmQueueEntry *entry, GError **error);
+MmRunnerResult mm_runner_handle_bounces(MmRunnerContext *ctx,
+                                        MmQueueEntry *entry, GError **error);
+MmRunnerResult mm_runner_handle_command(MmRunnerContext *ctx,
+                                        MmQueueEntry *entry, GError **error);
+
+/* The LMTP runner body (runner-lmtp.c). */
 int mm_runner_run_lmtp(const MmConfig *config);

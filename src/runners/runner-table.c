@@ -18,21 +18,6 @@
 
 #include <string.h>
 
-/* in: the posting chain decides; until the rules exist every post is
- * accepted (the accept chain's effect: on to the pipeline). */
-static MmRunnerResult
-handle_in(MmRunnerContext *ctx, MmQueueEntry *entry, GError **error)
-{
-  return mm_runner_forward(ctx, entry, "pipeline", error);
-}
-
-/* pipeline and virgin: the handlers run, then to-outgoing. */
-static MmRunnerResult
-handle_to_out(MmRunnerContext *ctx, MmQueueEntry *entry, GError **error)
-{
-  return mm_runner_forward(ctx, entry, "out", error);
-}
-
 /* archive: with no archiver enabled (Mailman's default) there is nothing to
  * do with the copy, which Mailman's archive runner also drops. */
 static MmRunnerResult
@@ -43,13 +28,13 @@ handle_archive(MmRunnerContext *ctx, MmQueueEntry *entry, GError **error)
 
 static const MmRunnerClass classes[] = {
     {"mailman.runners.incoming.IncomingRunner", MM_RUNNER_KIND_QUEUE,
-     handle_in, NULL},
+     mm_runner_handle_in, NULL},
     {"mailman.runners.pipeline.PipelineRunner", MM_RUNNER_KIND_QUEUE,
-     handle_to_out, NULL},
+     mm_runner_handle_pipeline, NULL},
     {"mailman.runners.virgin.VirginRunner", MM_RUNNER_KIND_QUEUE,
-     handle_to_out, NULL},
-    {"mailman.runners.retry.RetryRunner", MM_RUNNER_KIND_QUEUE, handle_to_out,
-     NULL},
+     mm_runner_handle_virgin, NULL},
+    {"mailman.runners.retry.RetryRunner", MM_RUNNER_KIND_QUEUE,
+     mm_runner_handle_retry, NULL},
     {"mailman.runners.outgoing.OutgoingRunner", MM_RUNNER_KIND_QUEUE, NULL,
      NULL},
     {"mailman.runners.bounce.BounceRunner", MM_RUNNER_KIND_QUEUE, NULL, NULL},
