@@ -444,3 +444,42 @@ mm_store_list_set(MmStore *store, MmList *list, const char *name,
   list_sync_fields(list);
   return TRUE;
 }
+
+gboolean
+mm_store_list_note_post(MmStore *store, const char *list_id,
+                        gint64 *post_id_out, GError **error)
+{
+  g_return_val_if_fail(store != NULL && list_id != NULL, FALSE);
+  if (!mm_store_write_begin(store, error))
+    return FALSE;
+
+  gboolean ok = FALSE;
+  {
+    g_auto(MmStmt) stmt = mm_store_sql_prepare(
+        store,
+        "UPDATE mailinglist SET post_id = post_id + 1, last_post_at = ?2 "
+        "WHERE list_id = ?1 RETURNING post_id - 1",
+        error);
+    if (stmt != NULL) {
+      sqlite3_bind_text(stmt, 1, list_id, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(stmt, 2, g_get_real_time() / G_USEC_PER_SEC);
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) {
+        if (post_id_out != NULL)
+          *post_id_out = sqlite3_column_int64(stmt, 0);
+        ok = sqlite3_step(stmt) == SQLITE_DONE;
+        if (!ok)
+          g_set_error(error, MM_STORE_ERROR, MM_STORE_ERROR_FAILED,
+                      "Cannot count a post to %s", list_id);
+      } else if (rc == SQLITE_DONE) {
+        g_set_error(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND,
+                    "No list %s", list_id);
+      } else {
+        mm_store_sql_run(store, stmt, "Cannot count a post", error);
+      }
+    }
+  }
+  if (!mm_store_write_end(store, ok, error))
+    return FALSE;
+  return ok;
+}

@@ -212,6 +212,13 @@ gboolean mm_store_list_remove(MmStore *store, const char *list_id,
 gboolean mm_store_list_set(MmStore *store, MmList *list, const char *name,
                            const char *value, GError **error);
 
+/* Counts a post to @list_id as Mailman's after-delivery handler does: the
+ * list's post_id is incremented and last_post_at set to now.  The post id
+ * this post had (the value before the increment, the one a "%d" subject
+ * prefix shows) goes to @post_id_out.  NOT_FOUND if the list is gone. */
+gboolean mm_store_list_note_post(MmStore *store, const char *list_id,
+                                 gint64 *post_id_out, GError **error);
+
 /* ---- Members -------------------------------------------------------- */
 
 typedef struct {

@@ -1351,6 +1351,32 @@ test_busy(Fixture *f, gconstpointer data)
   g_assert_cmpuint(both->len, ==, 2);
 }
 
+/* after-delivery's counter: the post gets the old id, the list the next. */
+static void
+test_list_note_post(Fixture *f, gconstpointer data)
+{
+  GError *error = NULL;
+  gint64 id = 0;
+  add_domain(f->store, "example.com");
+  g_autoptr(MmList) list =
+      mm_store_list_create(f->store, "count", "example.com", NULL, &error);
+  g_assert_no_error(error);
+
+  g_assert_true(mm_store_list_note_post(f->store, list->list_id, &id, &error));
+  g_assert_cmpint(id, ==, 1);
+  g_assert_true(mm_store_list_note_post(f->store, list->list_id, &id, &error));
+  g_assert_cmpint(id, ==, 2);
+  g_autoptr(MmList) again = mm_store_list_get(f->store, "count@example.com",
+                                              &error);
+  g_assert_cmpint(again->post_id, ==, 3);
+  g_assert_cmpstr(mm_list_setting(again, "last_post_at"), !=, "");
+
+  g_assert_false(mm_store_list_note_post(f->store, "gone.example.com", &id,
+                                         &error));
+  g_assert_error(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1367,6 +1393,7 @@ main(int argc, char **argv)
   ADD("/storage/lists/hostile", test_list_hostile);
   ADD("/storage/lists/set", test_list_set);
   ADD("/storage/lists/order-and-remove", test_list_order_and_remove);
+  ADD("/storage/lists/note-post", test_list_note_post);
   ADD("/storage/members/basic", test_members);
   ADD("/storage/members/preferences", test_preferences);
   ADD("/storage/roster/filters", test_roster_filters);
