@@ -22,8 +22,13 @@ mkdir -p "$var/etc" "$var/bin"
 var=$(cd "$var" && pwd)
 cfg=$var/etc/mailman.cfg
 if [ ! -f "$cfg" ]; then
-  if [ -x /usr/sbin/postmap ]; then incoming=mailman.mta.postfix.LMTP
-  else incoming=mailman.mta.null.NullMTA; fi
+  # Postfix maps only when a configured Postfix is there to read them
+  # (postmap refuses to run without /etc/postfix/main.cf).
+  if [ -x /usr/sbin/postmap ] && [ -f /etc/postfix/main.cf ]; then
+    incoming=mailman.mta.postfix.LMTP
+  else
+    incoming=mailman.mta.null.NullMTA
+  fi
   cat > "$cfg" <<CFG
 # Written by scripts/run-site.sh; edit freely.  Every key and its default:
 # 'mailman -C $cfg conf'.
@@ -35,8 +40,8 @@ site_owner: postmaster@localhost
 var_dir: $var
 
 [mta]
-# mailman.mta.postfix.LMTP writes Postfix maps to $var/data (needs
-# postmap); mailman.mta.null.NullMTA writes none.
+# mailman.mta.postfix.LMTP writes Postfix maps to $var/data (see
+# docs/mta.md); mailman.mta.null.NullMTA writes none.
 incoming: $incoming
 outgoing: mailman.mta.deliver.deliver
 lmtp_host: 127.0.0.1

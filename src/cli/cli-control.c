@@ -384,5 +384,7 @@ mm_cli_runner(MmCli *cli, int argc, char **argv)
     fprintf(stderr, "mailman runner: --runner is required\n");
     return MM_CLI_EXIT_USAGE;
   }
+  if (g_strcmp0(g_getenv("MAILMAN_LOG_TEE"), "1") == 0)
+    mm_log_set_tee_stderr(TRUE);
   return mm_runner_main(cli->config, spec, once);
 }

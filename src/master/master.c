@@ -303,6 +303,10 @@ mm_master_run(const MmConfig *config, const MmMasterOptions *options)
   gboolean stale = FALSE;
 
   mm_log_set_tee_stderr(options->foreground);
+  /* The runners inherit the terminal; tell them to copy their lines to it
+   * too, so the foreground mode shows every process's log. */
+  if (options->foreground)
+    g_setenv("MAILMAN_LOG_TEE", "1", TRUE);
 
   g_autoptr(MmLock) lock = mm_lock_acquire(lock_file, FALSE, &stale, &error);
   if (lock == NULL) {
