@@ -126,6 +126,49 @@ class Master(unittest.TestCase):
         wait_for(lambda: len(self.site.queue_files("out")) == 1, timeout=30,
                  what="a good entry after the shunt")
 
+    def test_restart_budget_is_capped(self):
+        # A runner that keeps dying is restarted max_restarts times, then
+        # left down with an error in the log; the master stays up.
+        with open(self.site.cfg, "a", encoding="utf-8") as f:
+            f.write("\n[runner.in]\nmax_restarts: 1\n")
+        self.site.run("start", env={"MAILMAN_TEST_CRASH_QUEUE": "in"})
+        self.site.run("inject", "crash@example.com", stdin=MSG)
+        wait_for(lambda: "giving up" in self.site.log(), timeout=30,
+                 what="the master to give up on the in runner")
+        pid = self.master_pid()
+        self.assertTrue(pid_alive(pid))
+        self.assertIn("restart 1 of at most 1", self.site.log())
+        # The entry is not lost: it waits as .bak for the next start.
+        self.assertEqual(len(self.site.queue_files("in", ".bak")), 1)
+
+    def test_sliced_runner(self):
+        # instances: 2 starts two slices that together take every entry.
+        with open(self.site.cfg, "a", encoding="utf-8") as f:
+            f.write("\n[runner.in]\ninstances: 2\n")
+        self.site.run("start")
+        pid = self.master_pid()
+        wait_for(lambda: sum("--runner=in:" in c for c in
+                             self._cmdlines(pid)) == 2,
+                 what="two in slices")
+        for i in range(20):
+            self.site.run("inject", "crash@example.com",
+                          stdin=MSG.replace("X-Test-Crash: yes\n",
+                                            f"X-Seq: {i}\n"))
+        wait_for(lambda: len(self.site.queue_files("out")) == 20, timeout=30,
+                 what="all 20 entries to reach out")
+        self.assertEqual(self.site.queue_files("in"), [])
+
+    @staticmethod
+    def _cmdlines(pid):
+        out = []
+        for k in children_of(pid):
+            try:
+                with open(f"/proc/{k}/cmdline", "rb") as f:
+                    out.append(f.read().replace(b"\0", b" ").decode())
+            except FileNotFoundError:
+                pass
+        return out
+
     def test_master_killed_leaves_stale_lock(self):
         self.site.run("start")
         pid = self.master_pid()
