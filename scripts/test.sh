@@ -6,11 +6,20 @@ cd "$(dirname "$0")/.."
 
 MM_WITH_TEST_DEPS=1 sh scripts/install-deps.sh
 
-BUILD=${MM_BUILD_DIR:-build}
+# The tests run against a build with AddressSanitizer and UBSan (set
+# MM_SANITIZE=0 for a plain one): a memory error anywhere, in a unit test or
+# in a runner started by an integration test, fails the run.
+BUILD=${MM_BUILD_DIR:-build-test}
 if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" -Dwerror=true >/dev/null
+  if [ "${MM_SANITIZE:-1}" = 1 ]; then
+    meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined >/dev/null
+  else
+    meson setup "$BUILD" -Dwerror=true >/dev/null
+  fi
 fi
 ninja -C "$BUILD"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 # meson's exit status is ignored here: the summary below is the verdict.
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 \
