@@ -90,33 +90,39 @@ mm_cli_get_list(MmCli *cli, MmStore *store, const char *listspec)
   return list;
 }
 
+GBytes *
+mm_cli_read_input(MmCli *cli, const char *filename, gsize max_bytes)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (filename != NULL && !g_str_equal(filename, "-")) {
+    GBytes *bytes = mm_file_read_bounded(filename, max_bytes, &error);
+    if (bytes == NULL)
+      mm_cli_fail(cli, "%s", error->message);
+    return bytes;
+  }
+  GByteArray *buf = g_byte_array_new();
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
+    if (buf->len + n > max_bytes) {
+      g_byte_array_unref(buf);
+      mm_cli_fail(cli, "standard input is larger than %" G_GSIZE_FORMAT
+                  " bytes", max_bytes);
+      return NULL;
+    }
+    g_byte_array_append(buf, (const guint8 *)chunk, (guint)n);
+  }
+  return g_byte_array_free_to_bytes(buf);
+}
+
 char **
 mm_cli_read_lines(MmCli *cli, const char *filename, gsize max_bytes)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) bytes = mm_cli_read_input(cli, filename, max_bytes);
+  if (bytes == NULL)
+    return NULL;
 
-  if (g_str_equal(filename, "-")) {
-    GByteArray *buf = g_byte_array_new();
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
-      if (buf->len + n > max_bytes) {
-        g_byte_array_unref(buf);
-        mm_cli_fail(cli, "standard input is larger than %" G_GSIZE_FORMAT
-                    " bytes", max_bytes);
-        return NULL;
-      }
-      g_byte_array_append(buf, (const guint8 *)chunk, (guint)n);
-    }
-    bytes = g_byte_array_free_to_bytes(buf);
-  } else {
-    bytes = mm_file_read_bounded(filename, max_bytes, &error);
-    if (bytes == NULL) {
-      mm_cli_fail(cli, "%s", error->message);
-      return NULL;
-    }
-  }
   gsize len = 0;
   const char *data = g_bytes_get_data(bytes, &len);
   g_autofree char *text = g_strndup(data ? data : "", len);

@@ -63,25 +63,9 @@ mm_cli_inject(MmCli *cli, int argc, char **argv)
     return MM_CLI_EXIT_FAILURE;
 
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) raw = NULL;
-  if (filename == NULL || g_str_equal(filename, "-")) {
-    GByteArray *buf = g_byte_array_new();
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
-      if (buf->len + n > INJECT_MAX) {
-        g_byte_array_unref(buf);
-        return mm_cli_fail(cli, "the message is larger than %u bytes",
-                           INJECT_MAX);
-      }
-      g_byte_array_append(buf, (const guint8 *)chunk, (guint)n);
-    }
-    raw = g_byte_array_free_to_bytes(buf);
-  } else {
-    raw = mm_file_read_bounded(filename, INJECT_MAX, &error);
-    if (raw == NULL)
-      return mm_cli_fail(cli, "%s", error->message);
-  }
+  g_autoptr(GBytes) raw = mm_cli_read_input(cli, filename, INJECT_MAX);
+  if (raw == NULL)
+    return MM_CLI_EXIT_FAILURE;
   if (g_bytes_get_size(raw) == 0)
     return mm_cli_fail(cli, "the message is empty");
 

@@ -50,8 +50,12 @@ gboolean mm_cli_regenerate_mta(MmCli *cli, MmStore *store,
  * when there is no such list. */
 MmList *mm_cli_get_list(MmCli *cli, MmStore *store, const char *listspec);
 
-/* Opens FILENAME for reading ("-" is stdin) and returns its lines (at most
- * @max_bytes in all).  NULL after printing the reason. */
+/* Reads FILENAME whole ("-" or NULL: standard input), at most @max_bytes.
+ * Returns the bytes (transfer full), or NULL after printing the reason. */
+GBytes *mm_cli_read_input(MmCli *cli, const char *filename, gsize max_bytes);
+
+/* Reads FILENAME as mm_cli_read_input() does and returns its lines, with
+ * trailing white space removed.  NULL after printing the reason. */
 char **mm_cli_read_lines(MmCli *cli, const char *filename, gsize max_bytes);
 
 int mm_cli_create(MmCli *cli, int argc, char **argv);
