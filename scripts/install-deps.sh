@@ -4,7 +4,7 @@
 set -eu
 
 BUILD="meson ninja-build pkg-config gcc libglib2.0-dev libgmime-3.0-dev
-libsqlite3-dev libjansson-dev"
+libsqlite3-dev libjansson-dev libcrypt-dev"
 TEST="python3 sqlite3 postfix swaks procps iproute2 libidn12"
 
 missing=""

@@ -9,6 +9,7 @@
 
 #include "base-log.h"
 #include "cli-notice.h"
+#include "mta.h"
 
 /* Commits the open transaction after regenerating the MTA maps from it, so that a failing postmap leaves neither the change nor
  * maps that mention it. */
@@ -17,8 +18,12 @@ commit_with_mta(MmCli *cli, MmStore *store)
 {
   if (!mm_cli_regenerate_mta(cli, store, NULL)) {
     mm_store_rollback(store);
-    /* Put the maps back in line with the database as it now is. */
-    mm_cli_regenerate_mta(cli, store, NULL);
+    /* Put the maps back in line with the database as it now is; the
+     * failure was reported once already. */
+    g_autoptr(GError) again = NULL;
+    if (!mm_mta_regenerate(cli->config, store, NULL, &again))
+      mm_log_error("error", "regenerating the MTA maps after a rollback: %s",
+                   again->message);
     return FALSE;
   }
   g_autoptr(GError) error = NULL;

@@ -79,3 +79,6 @@ int mm_cli_reopen(MmCli *cli, int argc, char **argv);
 int mm_cli_status(MmCli *cli, int argc, char **argv);
 int mm_cli_master(MmCli *cli, int argc, char **argv);
 int mm_cli_runner(MmCli *cli, int argc, char **argv);
+int mm_cli_held(MmCli *cli, int argc, char **argv);
+int mm_cli_moderate(MmCli *cli, int argc, char **argv);
+int mm_cli_scan_bounce(MmCli *cli, int argc, char **argv);

@@ -1,6 +1,8 @@
 /* Unit tests of recipient parsing and resolution (Mailman's
- * split_recipient() and RCPT logic) against an in-memory directory, the
- * queue metadata per route, and the intake judgement of MIME boundaries.
+ * split_recipient() and RCPT logic, implemented once in src/mta/ and
+ * reached here through the LMTP adapter) against an in-memory directory,
+ * the queue and metadata per route, and the intake judgement of MIME
+ * boundaries.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -233,6 +233,30 @@ count_char(const char *text, char c)
 
 /* ---- Postfix ------------------------------------------------------------ */
 
+gboolean
+mm_mta_lmtp_host_is_unix(const char *lmtp_host)
+{
+  /* The LMTP server's own spellings of a Unix socket (lmtp.h). */
+  return lmtp_host[0] == '/' || g_str_has_prefix(lmtp_host, "unix:");
+}
+
+char *
+mm_mta_lmtp_nexthop(const char *lmtp_host, guint lmtp_port)
+{
+  /* Postfix's lmtp(8) client takes "unix:PATH" as the next-hop of its
+   * transport; "lmtp:[/path]:port" would be looked up as a host name. */
+  if (mm_mta_lmtp_host_is_unix(lmtp_host))
+    return g_strdup_printf("lmtp:unix:%s",
+                           lmtp_host[0] == '/' ? lmtp_host
+                                               : lmtp_host + strlen("unix:"));
+  /* "[::1]" is how a site writes an IPv6 literal for the LMTP server;
+   * Postfix wants exactly one pair of brackets around it. */
+  gsize len = strlen(lmtp_host);
+  if (len >= 2 && lmtp_host[0] == '[' && lmtp_host[len - 1] == ']')
+    return g_strdup_printf("lmtp:%s:%u", lmtp_host, lmtp_port);
+  return g_strdup_printf("lmtp:[%s]:%u", lmtp_host, lmtp_port);
+}
+
 GString *
 mm_mta_postfix_transport(const GPtrArray *lists, const GPtrArray *domains,
                          const char *lmtp_host, guint lmtp_port,
@@ -240,8 +264,7 @@ mm_mta_postfix_transport(const GPtrArray *lists, const GPtrArray *domains,
 {
   g_autoptr(GPtrArray) entries =
       mm_mta_entries(lists, domains, MM_MTA_ORDER_EFFECTIVE);
-  g_autofree char *value = g_strdup_printf("lmtp:[%s]:%u", lmtp_host,
-                                           lmtp_port);
+  g_autofree char *value = mm_mta_lmtp_nexthop(lmtp_host, lmtp_port);
   GString *out = g_string_new(NULL);
   const char *group = NULL;
 

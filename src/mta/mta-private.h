@@ -33,6 +33,11 @@ GPtrArray *mm_mta_entries(const GPtrArray *lists, const GPtrArray *domains,
 const char *mm_mta_real_domain(const GPtrArray *lists,
                                const GPtrArray *domains, const char *name);
 
+/* TRUE when @lmtp_host names a Unix socket the way the LMTP server takes
+ * it ("unix:/path", or any value starting with "/"); its port is then
+ * meaningless. */
+gboolean mm_mta_lmtp_host_is_unix(const char *lmtp_host);
+
 /* strcmp for g_ptr_array_sort over char*. */
 int mm_mta_compare_strings(gconstpointer a, gconstpointer b);
 

@@ -253,6 +253,12 @@ parse_lmtp(const MmConfig *config, const char **host_out, guint *port_out,
     host = "127.0.0.1";
   if (port == NULL || port[0] == '\0')
     port = "8024";
+  /* A Unix socket has no port (mm_mta_lmtp_nexthop() ignores it). */
+  if (mm_mta_lmtp_host_is_unix(host)) {
+    *host_out = host;
+    *port_out = 0;
+    return TRUE;
+  }
   if (!g_ascii_string_to_unsigned(port, 10, 1, 65535, &value, NULL)) {
     g_set_error(error, MM_MTA_ERROR, MM_MTA_ERROR_CONFIG,
                 "[mta] lmtp_port: \"%s\" is not a port number", port);

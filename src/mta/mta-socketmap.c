@@ -48,8 +48,9 @@ struct MmMtaSocketmap {
   MmStore *own_store; /* set when we opened it ourselves */
   char *listen_host;
   guint listen_port;
-  char *transport_value; /* "lmtp:[HOST]:PORT" */
+  char *transport_value; /* mm_mta_lmtp_nexthop() */
   char *verp_delimiter;
+  char *listname_chars;
   guint idle_sec;
   guint request_sec;
 
@@ -201,10 +202,9 @@ answer(MmMtaSocketmap *server, const char *request)
   }
   g_autoptr(MmMtaRecipient) recipient =
       mm_mta_recipient_resolve(server->store, key, server->verp_delimiter,
-                               &error);
+                               server->listname_chars, &error);
   if (recipient == NULL) {
-    gboolean not_list =
-        g_error_matches(error, MM_MTA_ERROR, MM_MTA_ERROR_NOT_LIST);
+    gboolean not_list = mm_mta_recipient_error_is_not_list(error);
     char *reply = not_list ? g_strdup("NOTFOUND ")
                            : g_strdup_printf("TEMP %s", error->message);
     g_error_free(error);
@@ -483,7 +483,7 @@ MmMtaSocketmap *
 mm_mta_socketmap_new_full(MmStore *store, const char *listen_host,
                           guint listen_port, const char *lmtp_host,
                           guint lmtp_port, const char *verp_delimiter,
-                          GError **error)
+                          const char *listname_chars, GError **error)
 {
   g_return_val_if_fail(store != NULL && listen_host != NULL &&
                            lmtp_host != NULL,
@@ -492,12 +492,13 @@ mm_mta_socketmap_new_full(MmStore *store, const char *listen_host,
   server->store = store;
   server->listen_host = g_strdup(listen_host);
   server->listen_port = listen_port;
-  server->transport_value = g_strdup_printf("lmtp:[%s]:%u", lmtp_host,
-                                            lmtp_port);
-  server->verp_delimiter = g_strdup(verp_delimiter != NULL &&
-                                            verp_delimiter[0] != '\0'
-                                        ? verp_delimiter
-                                        : "+");
+  server->transport_value = mm_mta_lmtp_nexthop(lmtp_host, lmtp_port);
+  /* The LMTP server's reading of these settings (lmtp-server.c): a missing
+   * key means Mailman's default, an empty delimiter means no VERP cut. */
+  server->verp_delimiter =
+      g_strdup(verp_delimiter != NULL ? verp_delimiter : "+");
+  server->listname_chars =
+      g_strdup(listname_chars != NULL ? listname_chars : "[-_.0-9a-z]");
   server->idle_sec = DEFAULT_IDLE_SEC;
   server->request_sec = DEFAULT_REQUEST_SEC;
   return server;
@@ -523,7 +524,9 @@ mm_mta_socketmap_new(const MmConfig *config, GError **error)
   if (lmtp_host == NULL || lmtp_host[0] == '\0')
     lmtp_host = "127.0.0.1";
   const char *lmtp_port_text = mm_config_get(config, "mta", "lmtp_port");
-  if (!parse_port(lmtp_port_text != NULL ? lmtp_port_text : "8024",
+  /* The port does not matter for a Unix socket (mm_mta_lmtp_nexthop). */
+  if (!mm_mta_lmtp_host_is_unix(lmtp_host) &&
+      !parse_port(lmtp_port_text != NULL ? lmtp_port_text : "8024",
                   "lmtp_port", 1, &lmtp_port, error))
     return NULL;
 
@@ -536,7 +539,8 @@ mm_mta_socketmap_new(const MmConfig *config, GError **error)
     return NULL;
   MmMtaSocketmap *server = mm_mta_socketmap_new_full(
       store, host, listen_port, lmtp_host, lmtp_port,
-      mm_config_get(config, "mta", "verp_delimiter"), error);
+      mm_config_get(config, "mta", "verp_delimiter"),
+      mm_config_get(config, "mailman", "listname_chars"), error);
   server->own_store = store;
   return server;
 }
@@ -654,5 +658,6 @@ mm_mta_socketmap_free(MmMtaSocketmap *server)
   g_free(server->listen_host);
   g_free(server->transport_value);
   g_free(server->verp_delimiter);
+  g_free(server->listname_chars);
   g_free(server);
 }

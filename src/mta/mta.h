@@ -15,7 +15,9 @@
  *     MTA's files atomically under the $lock_dir/mta lock and rebuilds the
  *     MTA's indexed maps (postmap, makemap);
  *   - mm_mta_recipient_resolve(): "is this address one of our lists?", the
- *     rule of Mailman 3's LMTP runner, shared by the socketmap server;
+ *     rule of Mailman 3's LMTP runner, the one implementation of it, used
+ *     by the LMTP server and the socketmap server;
+ *   - mm_mta_lmtp_nexthop(): how Postfix names our LMTP server;
  *   - the Postfix socketmap server (live lookups, no files at all).
  * It deliberately does not decide when to regenerate (callers do: `mailman
  * aliases`, `genaliases`, `start`, list and domain creation and removal),
@@ -43,7 +45,6 @@ GQuark mm_mta_error_quark(void);
 typedef enum {
   MM_MTA_ERROR_CONFIG,   /* a setting this module reads is missing or bad */
   MM_MTA_ERROR_COMMAND,  /* postmap / makemap failed; message has its stderr */
-  MM_MTA_ERROR_NOT_LIST, /* the address names no list */
 } MmMtaError;
 
 /* ---- Addresses of a list ------------------------------------------------ */
@@ -77,12 +78,22 @@ const char *mm_mta_effective_domain(const GPtrArray *domains,
  * printed as Mailman does, "2005-08-01 07:49:23").  Each returns a new
  * GString (transfer full); none fails. */
 
+/* The Postfix next-hop of our LMTP server, the value of every postfix_lmtp
+ * entry and of the socketmap's transport answers:
+ *   - "lmtp:unix:/path" when @lmtp_host names a Unix socket, as the LMTP
+ *     server accepts it ("unix:/path", or any value starting with "/");
+ *     @lmtp_port is then ignored;
+ *   - else "lmtp:[HOST]:PORT" (Mailman 3's form; an IPv6 literal written
+ *     "[::1]" keeps one pair of brackets).
+ * Transfer full. */
+char *mm_mta_lmtp_nexthop(const char *lmtp_host, guint lmtp_port);
+
 /* postfix_lmtp, the transport map (also used as local_recipient_maps).
  * Lists are grouped by effective domain (sorted), sorted by list name
  * within a group; each list contributes its nine addresses in the
  * effective domain, the key left-justified to (longest address + dots in
  * the posting address + 10) columns and followed by
- * "lmtp:[@lmtp_host]:@lmtp_port", then a blank line.  With @regex the keys
+ * mm_mta_lmtp_nexthop(@lmtp_host, @lmtp_port), then a blank line.  With @regex the keys
  * are anchored regular expressions ("/^name@example\.com$/", and
  * "/^name-bounces(\+.*)?@example\.com$/" for -bounces and -confirm, which
  * carry VERP/cookie extensions); column widths are computed on the plain
@@ -179,30 +190,103 @@ gboolean mm_mta_run_map_command(const char *command, const char *path,
                                 gboolean stdin_from_path, guint timeout_sec,
                                 GError **error);
 
-/* ---- Recipient resolution --------------------------------------------------- */
+/* ---- Recipient resolution --------------------------------------------------- *
+ *
+ * "Is this address one of our lists, and which of its addresses?"  The one
+ * implementation of Mailman 3's rule (mailman/runners/lmtp.py,
+ * split_recipient() and the RCPT handler), used by the LMTP server for RCPT
+ * and by the socketmap server for every Postfix lookup, so that Postfix and
+ * the LMTP server can never disagree about an address.  The rule is pure:
+ * the database is reached through an MmMtaDirectory, so it is tested
+ * without one (test-mta-recipient.c, and the LMTP tests through it). */
+
+/* Mailman 3's canonical subaddresses. */
+typedef enum {
+  MM_MTA_SUB_NONE, /* the posting address */
+  MM_MTA_SUB_BOUNCES,
+  MM_MTA_SUB_CONFIRM,
+  MM_MTA_SUB_JOIN,
+  MM_MTA_SUB_LEAVE,
+  MM_MTA_SUB_OWNER,
+  MM_MTA_SUB_REQUEST,
+} MmMtaSubaddress;
+
+/* The canonical name ("bounces", "join", ...; NULL for NONE).  Static. */
+const char *mm_mta_subaddress_name(MmMtaSubaddress sub);
+
+/* The subaddress a suffix word names, "subscribe" and "unsubscribe"
+ * included (JOIN, LEAVE); case-sensitive (callers lower-case first); NONE
+ * for any other word. */
+MmMtaSubaddress mm_mta_subaddress_parse(const char *word);
+
+/* The storage-free part of Mailman's split_recipient(). */
+typedef struct {
+  char *local;    /* local part after the VERP cut */
+  char *listname; /* local, or the part before "-SUBADDRESS" */
+  char *suffix;   /* the subaddress word as written, NULL if none */
+  MmMtaSubaddress subaddress;
+  char *domain;   /* lower-cased, not yet validated */
+} MmMtaAddress;
+
+/* Lower-cases @address, splits it at the first "@", cuts the local part at
+ * the first @verp_delimiter (NULL or "" for no cut), then splits it at the
+ * last "-" when the word after it is a subaddress and both sides are
+ * non-empty.  Refuses control bytes, blanks, non-ASCII, an empty local part
+ * or domain with MM_ERROR_INVALID.  Fills @out (every string transfer
+ * full; release with mm_mta_address_clear()); @out is zeroed on failure. */
+gboolean mm_mta_address_split(const char *address, const char *verp_delimiter,
+                              MmMtaAddress *out, GError **error);
+void mm_mta_address_clear(MmMtaAddress *address);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MmMtaAddress, mm_mta_address_clear)
+
+/* What resolution needs from the database.  Both callbacks return FALSE
+ * with @error only when the lookup itself failed. */
+typedef struct {
+  /* *@host_out = the mail_host of the domain whose alias_domain is @domain
+   * (folded), transfer full, or NULL when no domain has that alias. */
+  gboolean (*alias_host)(gpointer data, const char *domain, char **host_out,
+                         GError **error);
+  /* *@list_id_out = the list-id of list @fqdn ("name@host", folded and
+   * validated), transfer full, or NULL when there is no such list. */
+  gboolean (*list_find)(gpointer data, const char *fqdn, char **list_id_out,
+                        GError **error);
+  gpointer data;
+} MmMtaDirectory;
 
 typedef struct {
-  char *list_id;        /* "name.mail_host" */
+  char *list_id;         /* "name.mail_host" */
   char *posting_address; /* "name@mail_host" (never the alias domain) */
-  char *subaddress;     /* canonical "bounces", "confirm", "join", "leave",
-                           "owner", "request"; NULL for the posting address */
+  MmMtaSubaddress subaddress;
 } MmMtaRecipient;
 
 void mm_mta_recipient_free(MmMtaRecipient *recipient);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmMtaRecipient, mm_mta_recipient_free)
 
-/* Decides whether @address (any case) is an address of one of our lists,
- * exactly as Mailman 3's LMTP runner does: lower-case; split at the first
- * '@'; a domain that is some domain's alias_domain stands for that domain;
- * the local part is cut at the first @verp_delimiter ("+" if NULL or
- * empty); the rest is split at its last '-' into list name and a known
- * subaddress (-subscribe counts as join, -unsubscribe as leave), unless the
- * whole local part is itself a list (lists named like "foo-owner" work).
- * Returns the recipient (transfer full), or NULL with MM_MTA_ERROR_NOT_LIST,
- * or NULL with a MM_STORE_ERROR when the database fails. */
+/* Mailman's rule: split @address (above); validate and fold the domain; a
+ * domain that is some domain's alias_domain stands for that domain; prefer
+ * a list literally named "NAME-SUFFIX" (lists named like "foo-owner" get
+ * their own mail) over list NAME with a subaddress; validate each candidate
+ * name against @listname_chars ([mailman] listname_chars; a name that fails
+ * is never looked up) and look it up in @directory.  Returns the recipient
+ * (transfer full), or NULL with MM_ERROR_INVALID (not an address any list
+ * could have), MM_ERROR_NOT_FOUND (no such list) or the error a lookup
+ * returned (our trouble: answer "try again later"). */
+MmMtaRecipient *mm_mta_recipient_resolve_with(const char *address,
+                                              const char *verp_delimiter,
+                                              const char *listname_chars,
+                                              const MmMtaDirectory *directory,
+                                              GError **error);
+
+/* The same with @store (borrowed) as the directory.  A store error is
+ * returned as is (MM_STORE_ERROR). */
 MmMtaRecipient *mm_mta_recipient_resolve(MmStore *store, const char *address,
                                          const char *verp_delimiter,
+                                         const char *listname_chars,
                                          GError **error);
+
+/* TRUE when @error (from a resolve above) means "no list has this
+ * address", FALSE when the lookup failed. */
+gboolean mm_mta_recipient_error_is_not_list(const GError *error);
 
 /* ---- Postfix socketmap server --------------------------------------------- *
  *
@@ -215,7 +299,8 @@ MmMtaRecipient *mm_mta_recipient_resolve(MmStore *store, const char *address,
  * or "PERM REASON".  Map names:
  *   transport   list addresses, subaddresses and their +extension / VERP
  *               forms, at the mail_host or the alias domain ->
- *               "lmtp:[lmtp_host]:lmtp_port"; anything else (including bare
+ *               mm_mta_lmtp_nexthop() ("lmtp:[lmtp_host]:lmtp_port" or
+ *               "lmtp:unix:/path"); anything else (including bare
  *               domains, which Postfix also asks) NOTFOUND;
  *   recipients  the same keys -> the list's posting address (for
  *               local_recipient_maps or relay_recipient_maps);
@@ -239,21 +324,24 @@ gboolean mm_mta_socketmap_configured(const MmConfig *config);
 /* Creates a server from the configuration: listens on [mta]
  * socketmap_host:socketmap_port (an IPv4 or IPv6 literal or a host name,
  * or an absolute path for a Unix socket, then socketmap_port is ignored),
- * answers with [mta] lmtp_host / lmtp_port and verp_delimiter, and opens
- * the database read-only.  Returns NULL with MM_MTA_ERROR_CONFIG when not
+ * answers with [mta] lmtp_host / lmtp_port, verp_delimiter and [mailman]
+ * listname_chars (so it accepts exactly what the LMTP server accepts), and
+ * opens the database read-only.  Returns NULL with MM_MTA_ERROR_CONFIG when not
  * configured or malformed, or with the store's error. */
 MmMtaSocketmap *mm_mta_socketmap_new(const MmConfig *config, GError **error);
 
 /* Same, with every input explicit: @store is borrowed and must outlive the
  * server (the LMTP runner may pass its own read-only store); @listen_host
  * as above, @listen_port 0 picks a free port (see
- * mm_mta_socketmap_get_port()). */
+ * mm_mta_socketmap_get_port()); @verp_delimiter NULL means "+",
+ * @listname_chars NULL the default "[-_.0-9a-z]". */
 MmMtaSocketmap *mm_mta_socketmap_new_full(MmStore *store,
                                           const char *listen_host,
                                           guint listen_port,
                                           const char *lmtp_host,
                                           guint lmtp_port,
                                           const char *verp_delimiter,
+                                          const char *listname_chars,
                                           GError **error);
 
 /* Binds and listens, then serves on @context (NULL: the global default

@@ -268,6 +268,62 @@ test_empty_alias(void)
                   "example.com");
 }
 
+/* The LMTP next-hop: Mailman's "lmtp:[host]:port", and Postfix's Unix
+ * socket form for the two spellings the LMTP server listens on. */
+static void
+test_nexthop(void)
+{
+  static const struct {
+    const char *host;
+    guint port;
+    const char *want;
+  } hops[] = {
+      {"127.0.0.1", 8024, "lmtp:[127.0.0.1]:8024"},
+      {"mail.example.com", 24, "lmtp:[mail.example.com]:24"},
+      {"::1", 8024, "lmtp:[::1]:8024"},
+      {"[::1]", 8024, "lmtp:[::1]:8024"},
+      {"unix:/run/mailman3/lmtp.sock", 8024,
+       "lmtp:unix:/run/mailman3/lmtp.sock"},
+      {"/var/spool/postfix/private/mailman", 0,
+       "lmtp:unix:/var/spool/postfix/private/mailman"},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(hops); i++) {
+    g_autofree char *got = mm_mta_lmtp_nexthop(hops[i].host, hops[i].port);
+    g_assert_cmpstr(got, ==, hops[i].want);
+  }
+}
+
+/* postfix_lmtp with lmtp_host a Unix socket: every entry, regex keys too,
+ * routes to "lmtp:unix:PATH", and the column layout is Mailman's. */
+static void
+test_unix_transport(void)
+{
+  const ListSpec specs[] = {{"ant", "example.com"}, {NULL, NULL}};
+  g_autoptr(GPtrArray) lists = make_lists(specs);
+  g_autoptr(GDateTime) now = test_now();
+
+  for (int regex = 0; regex <= 1; regex++) {
+    g_autoptr(GString) out = mm_mta_postfix_transport(
+        lists, NULL, "unix:/run/mailman3/lmtp.sock", 0, regex, now);
+    g_auto(GStrv) lines = g_strsplit(out->str, "\n", -1);
+    guint entries = 0;
+    for (char **line = lines; *line != NULL; line++) {
+      if ((*line)[0] == '#' || g_strstrip(*line)[0] == '\0')
+        continue;
+      g_assert_true(g_str_has_suffix(*line,
+                                     " lmtp:unix:/run/mailman3/lmtp.sock"));
+      entries++;
+    }
+    g_assert_cmpuint(entries, ==, MM_MTA_LIST_ADDRESS_COUNT);
+  }
+  g_autoptr(GString) plain = mm_mta_postfix_transport(
+      lists, NULL, "/run/mailman3/lmtp.sock", 8024, FALSE, now);
+  /* Width: longest address (27) + dots in the posting address (1) + 10. */
+  g_assert_nonnull(strstr(plain->str,
+                          "\nant@example.com                       "
+                          "lmtp:unix:/run/mailman3/lmtp.sock\n"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -281,5 +337,7 @@ main(int argc, char **argv)
   g_test_add_func("/mta/maps/addresses", test_addresses);
   g_test_add_func("/mta/maps/regex-escaping", test_regex_escaping);
   g_test_add_func("/mta/maps/empty-alias", test_empty_alias);
+  g_test_add_func("/mta/maps/lmtp-nexthop", test_nexthop);
+  g_test_add_func("/mta/maps/unix-transport", test_unix_transport);
   return g_test_run();
 }

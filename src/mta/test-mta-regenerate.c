@@ -61,8 +61,9 @@ write_file(const char *path, const char *text)
 /* Loads a mailman.cfg for @incoming with a [postfix] file saying @type and
  * @postmap (NULL: postmap with our private config_directory). */
 static void
-load_config(Fixture *f, const char *incoming, const char *type,
-            const char *postmap)
+load_config_lmtp(Fixture *f, const char *incoming, const char *type,
+                 const char *postmap, const char *lmtp_host,
+                 const char *lmtp_port)
 {
   g_autofree char *cfg = g_build_filename(f->root, "mailman.cfg", NULL);
   g_autofree char *pfcfg = g_build_filename(f->root, "postfix.cfg", NULL);
@@ -78,9 +79,9 @@ load_config(Fixture *f, const char *incoming, const char *type,
       "[mailman]\nlayout: testing\n\n"
       "[paths.testing]\nvar_dir: %s\n\n"
       "[database]\nurl: sqlite:///%s/mailman.db\n\n"
-      "[mta]\nincoming: %s\nlmtp_host: 127.0.0.1\nlmtp_port: 8024\n"
+      "[mta]\nincoming: %s\nlmtp_host: %s\nlmtp_port: %s\n"
       "configuration: %s\n",
-      f->var_dir, f->root, incoming, pfcfg);
+      f->var_dir, f->root, incoming, lmtp_host, lmtp_port, pfcfg);
   write_file(cfg, text);
 
   GError *error = NULL;
@@ -90,6 +91,13 @@ load_config(Fixture *f, const char *incoming, const char *type,
   g_assert_nonnull(f->config);
   g_free(f->data_dir);
   f->data_dir = g_strdup(mm_config_path(f->config, "data_dir"));
+}
+
+static void
+load_config(Fixture *f, const char *incoming, const char *type,
+            const char *postmap)
+{
+  load_config_lmtp(f, incoming, type, postmap, "127.0.0.1", "8024");
 }
 
 static void
@@ -487,6 +495,30 @@ test_run_command_timeout(void)
   g_clear_error(&error);
 }
 
+/* lmtp_host a Unix socket: postmap'd entries route to "lmtp:unix:PATH",
+ * whatever lmtp_port says (0 here, which would be no TCP port at all). */
+static void
+test_postfix_unix_socket(Fixture *f, gconstpointer data)
+{
+  if (!have_postmap())
+    return;
+  const char *hosts[][2] = {
+      {"unix:/run/mailman3/lmtp.sock", "lmtp:unix:/run/mailman3/lmtp.sock"},
+      {"/var/spool/postfix/private/mm", "lmtp:unix:/var/spool/postfix/private/mm"},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(hosts); i++) {
+    load_config_lmtp(f, "mailman.mta.postfix.LMTP", "hash", NULL, hosts[i][0],
+                     "0");
+    regenerate_ok(f);
+    g_autofree char *post = postmap_query(f, "hash", "postfix_lmtp",
+                                          "test@example.com");
+    g_assert_cmpstr(post, ==, hosts[i][1]);
+    g_autofree char *verp = postmap_query(f, "hash", "postfix_lmtp",
+                                          "third-bounces@x.example.org");
+    g_assert_cmpstr(verp, ==, hosts[i][1]);
+  }
+}
+
 /* ---- Recipient resolution --------------------------------------------- */
 
 static void
@@ -495,18 +527,18 @@ check_resolves(Fixture *f, const char *address, const char *list_id,
 {
   GError *error = NULL;
   g_autoptr(MmMtaRecipient) r =
-      mm_mta_recipient_resolve(f->store, address, "+", &error);
+      mm_mta_recipient_resolve(f->store, address, "+", NULL, &error);
 
   if (list_id == NULL) {
     g_assert_null(r);
-    g_assert_error(error, MM_MTA_ERROR, MM_MTA_ERROR_NOT_LIST);
+    g_assert_true(mm_mta_recipient_error_is_not_list(error));
     g_clear_error(&error);
     return;
   }
   g_assert_no_error(error);
   g_assert_nonnull(r);
   g_assert_cmpstr(r->list_id, ==, list_id);
-  g_assert_cmpstr(r->subaddress, ==, subaddress);
+  g_assert_cmpstr(mm_mta_subaddress_name(r->subaddress), ==, subaddress);
 }
 
 static void
@@ -554,6 +586,7 @@ main(int argc, char **argv)
   ADD("/mta/regenerate/postfix-vmap-removed", test_postfix_vmap_removed);
   ADD("/mta/regenerate/postmap-failure", test_postmap_failure);
   ADD("/mta/regenerate/postfix-regex", test_postfix_regex);
+  ADD("/mta/regenerate/postfix-unix-socket", test_postfix_unix_socket);
   ADD("/mta/regenerate/directory-argument", test_directory_argument);
   ADD("/mta/regenerate/exim", test_exim);
   ADD("/mta/regenerate/sendmail", test_sendmail);

@@ -28,6 +28,15 @@
 #define POSTMAP "/usr/sbin/postmap"
 #define RECV_TIMEOUT_SEC 20
 
+/* What a test wants of its server (the fixture's data; NULL: defaults). */
+typedef struct {
+  gboolean short_timeouts;
+  const char *lmtp_host; /* NULL: 127.0.0.1 */
+} Options;
+
+static const Options short_timeouts = {.short_timeouts = TRUE};
+static const Options unix_lmtp = {.lmtp_host = "/run/mailman3/lmtp.sock"};
+
 typedef struct {
   char *root;
   char *db_path;
@@ -80,12 +89,16 @@ fixture_setup(Fixture *f, gconstpointer data)
 
   f->reader = mm_store_open(f->db_path, MM_STORE_READ_ONLY, &error);
   g_assert_no_error(error);
-  f->server = mm_mta_socketmap_new_full(f->reader, "127.0.0.1", 0,
-                                        "127.0.0.1", 8024, "+", &error);
+  const Options *options = data;
+  const char *lmtp_host = options != NULL && options->lmtp_host != NULL
+                              ? options->lmtp_host
+                              : "127.0.0.1";
+  f->server = mm_mta_socketmap_new_full(f->reader, "127.0.0.1", 0, lmtp_host,
+                                        8024, "+", NULL, &error);
   g_assert_no_error(error);
   /* Short limits only for the test of them: elsewhere a slow machine
    * must not see connections closed under it. */
-  if (data != NULL)
+  if (options != NULL && options->short_timeouts)
     mm_mta_socketmap_set_timeouts(f->server, 2, 1);
   f->context = g_main_context_new();
   f->loop = g_main_loop_new(f->context, FALSE);
@@ -414,6 +427,21 @@ test_connection_cap(Fixture *f, gconstpointer data)
     close(fds[i]);
 }
 
+/* lmtp_host naming a Unix socket: the transport answer is the next-hop
+ * Postfix's lmtp client needs for it; the other maps do not change. */
+static void
+test_unix_lmtp(Fixture *f, gconstpointer data)
+{
+  int fd = client_connect(f);
+  const char *lmtp = "OK lmtp:unix:/run/mailman3/lmtp.sock";
+  expect(fd, "transport test@example.com", lmtp);
+  expect(fd, "transport test-bounces+ann=example.net@example.com", lmtp);
+  expect(fd, "transport third-request@x.example.org", lmtp);
+  expect(fd, "transport nobody@example.com", "NOTFOUND ");
+  expect(fd, "recipients test-join@example.com", "OK test@example.com");
+  close(fd);
+}
+
 /* Postfix's own socketmap client agrees with us. */
 static void
 test_postfix_client(Fixture *f, gconstpointer data)
@@ -471,8 +499,10 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn)                                                        \
   g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
-  g_test_add("/mta/socketmap/timeouts", Fixture, "short", fixture_setup,
-             test_timeouts, fixture_teardown);
+  g_test_add("/mta/socketmap/timeouts", Fixture, &short_timeouts,
+             fixture_setup, test_timeouts, fixture_teardown);
+  g_test_add("/mta/socketmap/unix-lmtp", Fixture, &unix_lmtp, fixture_setup,
+             test_unix_lmtp, fixture_teardown);
   ADD("/mta/socketmap/lookups", test_lookups);
   ADD("/mta/socketmap/live", test_live);
   ADD("/mta/socketmap/pipelined-and-split", test_pipelined_and_split);

@@ -1,14 +1,137 @@
-/* The in runner: the posting chain decides what happens to a post.
+/* The in runner: the posting chain decides what happens to a post
+ * (Mailman's mailman/runners/incoming.py and core/runner.py
+ * _process_one_file()).
  *
- * Until the rules and chains exist, every post takes the accept chain's
- * path: on to the pipeline queue.
+ * For each entry: find its list (shunt when it has gone, as Mailman);
+ * choose the language (the sender's as a member, else the list's) into
+ * metadata "lang"; default "envsender" to the list's no-reply address;
+ * make sure every sender has an address row (the nonmember rule needs
+ * them); then run the list's owner_chain for -owner mail ("to_owner"),
+ * else its posting_chain.  The chains enqueue whatever comes next (the
+ * pipeline queue, notices in virgin) before this entry is finished.  A
+ * failure (database, disk, a chain name nothing defines) shunts the entry,
+ * as Mailman shunts a post whose processing raised; `mailman unshunt`
+ * replays it.
+ *
+ * XXX: Mailman's replybot step (autorespond_postings / autorespond_owner
+ * and their respond_and_discard) runs here in Mailman; it belongs with the
+ * pipeline's handlers and is not wired in yet.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#define MM_WITH_JANSSON
+#include "mm-autocleanups.h"
+
 #include "runner-private.h"
+
+#include "base-log.h"
+#include "chains.h"
+#include "message.h"
+#include "rules.h"
+
+/* Tests point DMARC lookups at a fixture file, as the pipeline does. */
+static const MmRulesResolver *
+test_resolver(void)
+{
+  static MmRulesResolver *resolver;
+  static gboolean tried;
+  if (!tried) {
+    tried = TRUE;
+    const char *path = g_getenv("MAILMAN_TEST_DNS_FIXTURE");
+    if (path != NULL && path[0] != '\0') {
+      g_autoptr(GError) error = NULL;
+      resolver = mm_rules_resolver_new_from_file(path, &error);
+      if (resolver == NULL)
+        mm_log_error("error", "DNS fixture %s: %s", path, error->message);
+    }
+  }
+  return resolver;
+}
+
+static MmList *
+find_list(MmStore *store, json_t *meta, char **which_out)
+{
+  const char *spec = json_string_value(json_object_get(meta, "listid"));
+  if (spec == NULL)
+    spec = json_string_value(json_object_get(meta, "listname"));
+  *which_out = g_strdup(spec != NULL ? spec : "(none)");
+  if (spec == NULL)
+    return NULL;
+  return mm_store_list_get(store, spec, NULL);
+}
 
 MmRunnerResult
 mm_runner_handle_in(MmRunnerContext *ctx, MmQueueEntry *entry, GError **error)
 {
-  return mm_runner_forward(ctx, entry, "pipeline", error);
+  MmStore *store = mm_runner_store(ctx, error);
+  if (store == NULL)
+    return MM_RUNNER_KEEP;
+
+  /* The chains work on a copy: a failed run must leave the entry's
+   * metadata as it came for the shunt queue. */
+  g_autoptr(MmJson) meta = json_deep_copy(mm_queue_entry_meta(entry));
+  GBytes *raw = mm_queue_entry_message(entry);
+  g_autofree char *which = NULL;
+  g_autoptr(MmList) list = find_list(store, meta, &which);
+  if (list == NULL) {
+    g_autofree char *message_id = NULL;
+    mm_message_header_get(raw, "Message-ID", &message_id);
+    g_autofree char *shown_id = mm_log_escape(message_id != NULL ? message_id
+                                                                 : "n/a",
+                                              -1);
+    g_autofree char *shown_list = mm_log_escape(which, -1);
+    mm_log_error("error",
+                 "%s runner \"%s\" shunting message for missing list: %s",
+                 shown_id, ctx->name, shown_list);
+    g_set_error(error, MM_CHAINS_ERROR, MM_CHAINS_ERROR_FAILED,
+                "no such list: %s", shown_list);
+    return MM_RUNNER_SHUNT;
+  }
+
+  g_autoptr(MmPost) post =
+      mm_rules_post_new(ctx->config, store, list, raw, meta);
+  post->resolver = test_resolver();
+
+  /* The language of the post's notices: the sender's if a member. */
+  const char *sender = mm_rules_post_sender(post);
+  g_autofree char *language = NULL;
+  if (sender[0] != '\0')
+    language = mm_store_preference_get(store, sender, list->list_id,
+                                       "preferred_language", NULL);
+  json_object_set_new(post->meta, "lang",
+                      json_string(language != NULL ? language
+                                                   : list->preferred_language));
+
+  if (json_object_get(post->meta, "envsender") == NULL) {
+    const char *noreply =
+        mm_config_get(ctx->config, "mailman", "noreply_address");
+    g_autofree char *address = g_strconcat(
+        noreply != NULL ? noreply : "noreply", "@", list->mail_host, NULL);
+    json_object_set_new(post->meta, "envsender", json_string(address));
+  }
+
+  /* Mailman's incoming runner makes every sender known, so the
+   * nonmember rule can subscribe them. */
+  GPtrArray *senders = mm_rules_post_senders(post);
+  for (guint i = 0; i < senders->len; i++) {
+    g_autoptr(GError) local = NULL;
+    if (!mm_store_address_ensure(store, senders->pdata[i], NULL, &local) &&
+        !g_error_matches(local, MM_STORE_ERROR, MM_STORE_ERROR_INVALID)) {
+      g_propagate_error(error, g_steal_pointer(&local));
+      return MM_RUNNER_SHUNT;
+    }
+  }
+
+  const char *start =
+      json_is_true(json_object_get(post->meta, "to_owner"))
+          ? mm_list_setting(list, "owner_chain")
+          : mm_list_setting(list, "posting_chain");
+  if (start == NULL || start[0] == '\0')
+    start = json_is_true(json_object_get(post->meta, "to_owner"))
+                ? "default-owner-chain"
+                : "default-posting-chain";
+  const char *taken = NULL;
+  if (!mm_chains_process(post, start, &taken, error))
+    return MM_RUNNER_SHUNT;
+  return MM_RUNNER_FINISH;
 }

@@ -266,22 +266,31 @@ out:
   return status;
 }
 
-/* Runners with no queue (task) wake every sleep_time.  The periodic work
- * (evicting expired pendings and requests) arrives with the features that
- * create those records. */
+/* Runners with no queue (task) wake every sleep_time and do their work. */
 static int
-run_periodic(const MmConfig *config, const char *name, gboolean once)
+run_periodic(const MmConfig *config, const char *name,
+             const MmRunnerClass *klass, gboolean once)
 {
   g_autofree char *section = g_strconcat("runner.", name, NULL);
   gint64 sleep_usec = mm_config_get_duration_usec(config, section,
                                                   "sleep_time");
-  if (once)
-    return 0;
+  MmRunnerContext ctx = {.config = config,
+                         .name = name,
+                         .queue_root = mm_config_path(config, "queue_dir")};
+  int status = 0;
+
   for (;;) {
-    int sig = wait_signal(sleep_usec);
-    if (sig != 0)
-      return sig;
+    g_autoptr(GError) error = NULL;
+    if (klass->periodic != NULL && !klass->periodic(&ctx, &error))
+      mm_log_error("error", "runner %s: %s", name, error->message);
+    if (once)
+      break;
+    status = wait_signal(sleep_usec);
+    if (status != 0)
+      break;
   }
+  g_clear_pointer(&ctx.store, mm_store_close);
+  return status;
 }
 
 int
@@ -317,7 +326,7 @@ mm_runner_main(const MmConfig *config, const char *spec, gboolean once)
     status = mm_runner_run_lmtp(config);
     break;
   case MM_RUNNER_KIND_PERIODIC:
-    status = run_periodic(config, name, once);
+    status = run_periodic(config, name, klass, once);
     break;
   case MM_RUNNER_KIND_IDLE:
     status = MM_RUNNER_EXIT_CONFIG;

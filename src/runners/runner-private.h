@@ -31,11 +31,15 @@ typedef enum {
   MM_RUNNER_KIND_IDLE,    /* holding area (shunt, bad): never started */
 } MmRunnerKind;
 
+/* The work of a periodic runner, run every time it wakes. */
+typedef gboolean (*MmRunnerPeriodic)(MmRunnerContext *ctx, GError **error);
+
 typedef struct {
   const char *class_name; /* Mailman's class, e.g. mailman.runners.incoming.IncomingRunner */
   MmRunnerKind kind;
   MmRunnerHandler handler; /* queue runners; NULL: not implemented yet */
   const char *unavailable; /* non-NULL: why this build cannot run it */
+  MmRunnerPeriodic periodic; /* periodic runners; NULL: nothing to do */
 } MmRunnerClass;
 
 /* Looks up the class configured for [runner.@name]; NULL if unknown. */
@@ -47,6 +51,8 @@ struct MmRunnerContext {
   const char *name;       /* section name: "in", "out", ... */
   const char *queue_root; /* var/queue */
   MmStore *store;         /* opened on first use: mm_runner_store() */
+  gint64 last_task_usec;  /* periodic runners: monotonic time of the last
+                             run, 0 before the first */
 };
 
 /* The site database, opened read-write on first use and kept for the life
@@ -73,6 +79,9 @@ MmRunnerResult mm_runner_handle_bounces(MmRunnerContext *ctx,
                                         MmQueueEntry *entry, GError **error);
 MmRunnerResult mm_runner_handle_command(MmRunnerContext *ctx,
                                         MmQueueEntry *entry, GError **error);
+
+/* The task runner's work (runner-task.c). */
+gboolean mm_runner_task_run(MmRunnerContext *ctx, GError **error);
 
 /* The LMTP runner body (runner-lmtp.c). */
 int mm_runner_run_lmtp(const MmConfig *config);

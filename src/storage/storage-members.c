@@ -356,3 +356,90 @@ mm_store_roster(MmStore *store, const char *list_id,
   }
   return g_steal_pointer(&members);
 }
+
+gboolean
+mm_store_member_set_moderation_action(MmStore *store, const char *list_id,
+                                      const char *email, MmMemberRole role,
+                                      MmAction action, GError **error)
+{
+  g_return_val_if_fail(store != NULL, FALSE);
+  g_autofree char *id = mm_store_list_id_from_spec(list_id, error);
+  if (id == NULL)
+    return FALSE;
+  g_autofree char *folded = mm_store_email_fold(email, error);
+  if (folded == NULL)
+    return FALSE;
+  if (!role_check(role, error))
+    return FALSE;
+  if (action != MM_ACTION_UNSET &&
+      mm_store_enum_name(mm_store_action_names, (int)action) == NULL) {
+    g_set_error(error, MM_STORE_ERROR, MM_STORE_ERROR_INVALID,
+                "Invalid moderation action %d", (int)action);
+    return FALSE;
+  }
+
+  if (!mm_store_write_begin(store, error))
+    return FALSE;
+  gboolean ok = FALSE;
+  {
+    g_auto(MmStmt) stmt = mm_store_sql_prepare(
+        store,
+        "UPDATE member SET moderation_action = ?4"
+        " WHERE list_id = ?1 AND role = ?3"
+        " AND address_id = (SELECT id FROM address WHERE email = ?2)",
+        error);
+    if (stmt != NULL) {
+      sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+      sqlite3_bind_text(stmt, 2, folded, -1, SQLITE_STATIC);
+      sqlite3_bind_int(stmt, 3, (int)role);
+      if (action == MM_ACTION_UNSET)
+        sqlite3_bind_null(stmt, 4);
+      else
+        sqlite3_bind_int(stmt, 4, (int)action);
+      g_autofree char *context = g_strdup_printf(
+          "Cannot set the moderation action of %s on %s", folded, id);
+      ok = mm_store_sql_run(store, stmt, context, error);
+      if (ok && sqlite3_changes(store->db) == 0)
+        ok = member_not_found(store, id, folded, role, error);
+    }
+  }
+  return mm_store_write_end(store, ok, error);
+}
+
+MmMember *
+mm_store_member_find_for_sender(MmStore *store, const char *list_id,
+                                const char *email, GError **error)
+{
+  g_return_val_if_fail(store != NULL, NULL);
+  g_autofree char *id = mm_store_list_id_from_spec(list_id, error);
+  if (id == NULL)
+    return NULL;
+  g_autofree char *folded = mm_store_email_fold(email, error);
+  if (folded == NULL)
+    return NULL;
+
+  /* Mailman's _find_sender_member(): the address itself first, then the
+   * addresses of the user owning it, in one query; the ORDER BY puts the
+   * address's own membership first. */
+  g_auto(MmStmt) stmt = mm_store_sql_prepare(
+      store,
+      "SELECT " MEMBER_COLUMNS MEMBER_JOINS
+      " WHERE m.list_id = ?1 AND m.role = 1"
+      "  AND (a.email = ?2 OR a.user_id IN"
+      "   (SELECT user_id FROM address WHERE email = ?2"
+      "    AND user_id IS NOT NULL))"
+      " ORDER BY a.email <> ?2, a.id LIMIT 1",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, folded, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW)
+    return member_from_row(stmt, 0);
+  if (rc == SQLITE_DONE)
+    member_not_found(store, id, folded, MM_ROLE_MEMBER, error);
+  else
+    mm_store_sql_error(store, rc, "Cannot read members", error);
+  return NULL;
+}

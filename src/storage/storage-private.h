@@ -219,3 +219,12 @@ char *mm_store_email_fold(const char *email, GError **error);
 guint64 mm_store_statements_run(MmStore *store);
 /* Changes the busy timeout (a test sets 0 to see BUSY without waiting). */
 void mm_store_set_busy_timeout(MmStore *store, int msec);
+
+/* ---- storage-listdata.c ------------------------------------------------ */
+
+/* The row id of list @spec (a list spec, folded here) in @row_id_out, and
+ * its folded list-id in @list_id_out (may be NULL; transfer full).
+ * INVALID for a bad spec, NOT_FOUND for an unknown list. */
+gboolean mm_store_list_row_id(MmStore *store, const char *spec,
+                              gint64 *row_id_out, char **list_id_out,
+                              GError **error);

@@ -5,8 +5,8 @@
  * a site's data maps one to one: enums are Mailman's integers, UUIDs are 32
  * hex digits, booleans 0/1.  Dates are unix seconds (Mailman stores naive
  * UTC datetimes).  Deliberate differences: Mailman's pickled columns
- * (accept_these_nonmembers, topics, ...) are not here; they get real tables
- * in later migrations.  member.list_id references mailinglist.list_id with
+ * (accept_these_nonmembers, topics, ...) are not columns; migration 2
+ * gives the nonmember lists a table of their own (the others follow).  member.list_id references mailinglist.list_id with
  * ON DELETE CASCADE (Mailman deletes members in Python) and triggers delete
  * the preferences row of a deleted member, address or user.
  *
@@ -202,9 +202,119 @@ static const char migration_1[] =
     "CREATE TRIGGER user_delete_preferences AFTER DELETE ON \"user\""
     " BEGIN DELETE FROM preferences WHERE id = OLD.preferences_id; END;";
 
+/* Migration 2: what the rules and moderation need (issue 4).
+ *
+ * Mailman's own tables, one to one: ban (list_id NULL for a global ban;
+ * "^" entries are regexps), acceptablealias, headermatch, _request (held
+ * messages and held (un)subscriptions; data_hash is the token of a "data"
+ * pending), pended and pendedkeyvalue (confirmation tokens and request
+ * data; values JSON-encoded except the key "type"), message (the message
+ * store; path is relative to messages_dir) and autoresponserecord.
+ * these_nonmembers replaces the four pickled *_these_nonmembers columns of
+ * Mailman's mailinglist: one row per entry, with Mailman's Action integer
+ * saying which list it is in, ordered by id.
+ *
+ * Dates: pended.expiration_date is unix seconds; autoresponserecord's
+ * date_sent is the local date "YYYY-MM-DD", as Mailman's today().
+ * Everything that belongs to a list goes with it (ON DELETE CASCADE);
+ * the pendings of its requests are removed by a trigger. */
+static const char migration_2[] =
+    "CREATE TABLE ban ("
+    "  id INTEGER PRIMARY KEY,"
+    "  email TEXT NOT NULL,"
+    "  list_id TEXT REFERENCES mailinglist(list_id) ON DELETE CASCADE"
+    ");"
+    /* COALESCE: NULL is never equal to NULL, and two global bans of one
+     * address must collide too. */
+    "CREATE UNIQUE INDEX ban_email_list ON ban(email, COALESCE(list_id, ''));"
+    "CREATE INDEX ban_list_id ON ban(list_id);"
+
+    "CREATE TABLE acceptablealias ("
+    "  id INTEGER PRIMARY KEY,"
+    "  mailing_list_id INTEGER NOT NULL"
+    "    REFERENCES mailinglist(id) ON DELETE CASCADE,"
+    "  alias TEXT NOT NULL,"
+    "  UNIQUE (mailing_list_id, alias)"
+    ");"
+
+    "CREATE TABLE these_nonmembers ("
+    "  id INTEGER PRIMARY KEY,"
+    "  mailing_list_id INTEGER NOT NULL"
+    "    REFERENCES mailinglist(id) ON DELETE CASCADE,"
+    "  action INTEGER NOT NULL CHECK (action BETWEEN 0 AND 3),"
+    "  address TEXT NOT NULL,"
+    "  UNIQUE (mailing_list_id, action, address)"
+    ");"
+
+    "CREATE TABLE headermatch ("
+    "  id INTEGER PRIMARY KEY,"
+    "  mailing_list_id INTEGER NOT NULL"
+    "    REFERENCES mailinglist(id) ON DELETE CASCADE,"
+    "  position INTEGER NOT NULL DEFAULT 0,"
+    "  header TEXT NOT NULL,"
+    "  pattern TEXT NOT NULL,"
+    "  chain TEXT,"
+    "  tag TEXT,"
+    "  UNIQUE (mailing_list_id, header, pattern)"
+    ");"
+    "CREATE INDEX headermatch_position ON headermatch(mailing_list_id, position);"
+
+    "CREATE TABLE pended ("
+    "  id INTEGER PRIMARY KEY,"
+    "  token TEXT NOT NULL UNIQUE,"
+    "  expiration_date INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX pended_expiration ON pended(expiration_date);"
+    "CREATE TABLE pendedkeyvalue ("
+    "  id INTEGER PRIMARY KEY,"
+    "  \"key\" TEXT NOT NULL,"
+    "  value TEXT,"
+    "  pended_id INTEGER NOT NULL REFERENCES pended(id) ON DELETE CASCADE"
+    ");"
+    "CREATE INDEX pendedkeyvalue_pended_id ON pendedkeyvalue(pended_id);"
+    "CREATE INDEX pendedkeyvalue_key_value ON pendedkeyvalue(\"key\", value);"
+
+    "CREATE TABLE _request ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  \"key\" TEXT NOT NULL,"
+    "  request_type INTEGER NOT NULL CHECK (request_type BETWEEN 1 AND 3),"
+    "  data_hash TEXT,"
+    "  mailing_list_id INTEGER NOT NULL"
+    "    REFERENCES mailinglist(id) ON DELETE CASCADE"
+    ");"
+    "CREATE INDEX _request_mailing_list_id ON _request(mailing_list_id);"
+    "CREATE INDEX _request_key ON _request(\"key\");"
+    /* A request's data lives in a pending; it goes with the request. */
+    "CREATE TRIGGER _request_delete_data AFTER DELETE ON _request"
+    " WHEN OLD.data_hash IS NOT NULL"
+    " BEGIN DELETE FROM pended WHERE token = OLD.data_hash; END;"
+
+    "CREATE TABLE message ("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_id TEXT NOT NULL UNIQUE,"
+    "  message_id_hash TEXT NOT NULL,"
+    "  path TEXT NOT NULL"
+    ");"
+    "CREATE INDEX message_id_hash ON message(message_id_hash);"
+
+    "CREATE TABLE autoresponserecord ("
+    "  id INTEGER PRIMARY KEY,"
+    "  address_id INTEGER NOT NULL REFERENCES address(id) ON DELETE CASCADE,"
+    "  mailing_list_id INTEGER NOT NULL"
+    "    REFERENCES mailinglist(id) ON DELETE CASCADE,"
+    "  response_type INTEGER NOT NULL,"
+    "  date_sent TEXT NOT NULL"
+    ");"
+    "CREATE INDEX autoresponserecord_lookup"
+    "  ON autoresponserecord(mailing_list_id, address_id, response_type,"
+    "  date_sent);";
+
 static const MmMigration migrations[] = {
     {1, "domains, lists, users, addresses, members, preferences",
      migration_1},
+    {2, "bans, aliases, nonmember lists, header matches, held requests, "
+        "pendings, message store, autoresponses",
+     migration_2},
 };
 
 const MmMigration *

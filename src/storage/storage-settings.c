@@ -15,12 +15,12 @@
  * lazr.config writes them ("7d", "1d12h"), floats like Python's repr
  * ("30.0"), dates as ISO 8601 UTC, NULL as "".
  *
- * Not here yet (XXX: later migrations give them tables): the list-valued
- * settings Mailman pickles or keeps in side tables (accept/hold/reject/
- * discard_these_nonmembers, acceptable_aliases, filter_types and friends,
- * header_matches), the *_uri template settings and moderator_password
- * (which needs the password hasher).  bounce_matching_headers defaults to
- * "" rather than Mailman's sample text.
+ * Not in this table: the list-valued settings (accept/hold/reject/
+ * discard_these_nonmembers, acceptable_aliases, header_matches) and
+ * moderator_password, which have functions of their own
+ * (storage-listdata.c, migration 2); XXX: filter_types and friends and the
+ * *_uri template settings have no home yet.  bounce_matching_headers
+ * defaults to "" rather than Mailman's sample text.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -1,5 +1,7 @@
 /* The database: domains, mailing lists and their settings, users,
- * addresses, members and preferences.
+ * addresses, members and preferences; and what moderation keeps (bans,
+ * list-valued settings, header matches, the moderator password, pendings,
+ * held requests, the message store, automatic-response records).
  *
  * This header is the whole boundary.  Callers never see SQL or sqlite3
  * types; the SQLite implementation lives in storage-*.c and a PostgreSQL one
@@ -330,3 +332,242 @@ gboolean mm_store_preference_set(MmStore *store, MmPrefLevel level,
 char *mm_store_preference_get(MmStore *store, const char *email,
                               const char *list_id, const char *name,
                               GError **error);
+
+/* Sets @email's moderation_action in its membership with @role on
+ * @list_id (MM_ACTION_UNSET clears it, so the list's default applies).
+ * NOT_FOUND if there is no such membership; INVALID for a bad action. */
+gboolean mm_store_member_set_moderation_action(MmStore *store,
+                                               const char *list_id,
+                                               const char *email,
+                                               MmMemberRole role,
+                                               MmAction action,
+                                               GError **error);
+
+/* The member (role member) a post from @email belongs to, as Mailman's
+ * moderation rules find it: @email's own membership, else the membership
+ * of any other address of the user owning @email.  Returns the member
+ * (transfer full; its email is the subscribed address) or NULL: with
+ * NOT_FOUND when there is none, another code on failure. */
+MmMember *mm_store_member_find_for_sender(MmStore *store, const char *list_id,
+                                          const char *email, GError **error);
+
+/* ---- Rules and moderation: list-valued settings ---------------------- */
+
+/* The list-valued settings Mailman keeps pickled or in side tables, by
+ * Mailman's attribute name: "accept_these_nonmembers",
+ * "hold_these_nonmembers", "reject_these_nonmembers",
+ * "discard_these_nonmembers" (addresses or "^regexp" entries, kept as
+ * written, in insertion order) and "acceptable_aliases" (addresses or
+ * "^regexp" entries, lower-cased as Mailman does; an entry must start with
+ * '^' or contain '@').  Returns the entries (GPtrArray of char*, transfer
+ * full; empty when none); NOT_FOUND for an unknown list or name. */
+GPtrArray *mm_store_list_strings(MmStore *store, const char *list_id,
+                                 const char *name, GError **error);
+/* Appends @value; EXISTS if it is there, INVALID for an empty value, a
+ * line break, or an alias that is neither "^..." nor contains '@'. */
+gboolean mm_store_list_strings_add(MmStore *store, const char *list_id,
+                                   const char *name, const char *value,
+                                   GError **error);
+/* Removes @value; NOT_FOUND if it is not there. */
+gboolean mm_store_list_strings_remove(MmStore *store, const char *list_id,
+                                      const char *name, const char *value,
+                                      GError **error);
+
+/* One of a list's header_matches (Mailman's headermatch table). */
+typedef struct {
+  int position;  /* 0, 1, ... in the order they are checked */
+  char *header;  /* lower-case field name */
+  char *pattern; /* a regexp, searched case-insensitively */
+  char *chain;   /* chain to jump to, NULL: [antispam] jump_chain */
+  char *tag;     /* NULL when none */
+} MmHeaderMatch;
+
+void mm_header_match_free(MmHeaderMatch *match);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmHeaderMatch, mm_header_match_free)
+
+/* The list's header matches ordered by position (GPtrArray of
+ * MmHeaderMatch, transfer full).  NOT_FOUND for an unknown list. */
+GPtrArray *mm_store_header_matches(MmStore *store, const char *list_id,
+                                   GError **error);
+/* Appends a header match after the last one.  @chain and @tag may be NULL.
+ * EXISTS when the list has this header and pattern already (as Mailman's
+ * "Pattern already exists"); INVALID for an empty header or pattern. */
+gboolean mm_store_header_match_add(MmStore *store, const char *list_id,
+                                   const char *header, const char *pattern,
+                                   const char *chain, const char *tag,
+                                   GError **error);
+/* Removes one and renumbers the rest; NOT_FOUND if there is no such one. */
+gboolean mm_store_header_match_remove(MmStore *store, const char *list_id,
+                                      const char *header, const char *pattern,
+                                      GError **error);
+
+/* ---- Bans ------------------------------------------------------------- */
+
+/* Bans @email on @list_id, or site-wide when @list_id is NULL.  An entry
+ * starting with '^' is a regexp matched case-insensitively at the start of
+ * the address; any other entry is an address, stored lower-cased.  Banning
+ * twice is not an error (as Mailman).  INVALID for an empty entry or a
+ * line break, NOT_FOUND for an unknown list. */
+gboolean mm_store_ban_add(MmStore *store, const char *list_id,
+                          const char *email, GError **error);
+/* Lifts a ban; not being banned is not an error. */
+gboolean mm_store_ban_remove(MmStore *store, const char *list_id,
+                             const char *email, GError **error);
+/* The bans of @list_id (NULL: the global ones), sorted (GPtrArray of
+ * char*, transfer full). */
+GPtrArray *mm_store_bans(MmStore *store, const char *list_id, GError **error);
+/* Mailman's IBanManager.is_banned for the lower-cased address @email:
+ * the list's exact bans, the global exact bans, the list's patterns, the
+ * global patterns (@list_id NULL: the global ones only).  A pattern that
+ * does not compile never matches.  Sets @banned_out; FALSE only with
+ * @error (a database failure). */
+gboolean mm_store_ban_check(MmStore *store, const char *list_id,
+                            const char *email, gboolean *banned_out,
+                            GError **error);
+
+/* ---- The moderator password ------------------------------------------ */
+
+/* Sets the list's moderator password (stored as a sha512-crypt hash,
+ * "$6$rounds=656000$salt$...", the scheme and rounds of Mailman's passlib
+ * default), or clears it with NULL.  NOT_FOUND for an unknown list,
+ * INVALID for an empty password or one with line breaks or NULs. */
+gboolean mm_store_list_set_moderator_password(MmStore *store,
+                                              const char *list_id,
+                                              const char *password,
+                                              GError **error);
+/* TRUE if the list has a moderator password. */
+gboolean mm_store_list_has_moderator_password(MmStore *store,
+                                              const char *list_id);
+/* Checks @password against the list's stored hash (sha512-crypt or
+ * sha256-crypt, as passlib writes them).  Sets @valid_out (FALSE also when
+ * the list has no password).  FALSE only with @error. */
+gboolean mm_store_list_verify_moderator_password(MmStore *store,
+                                                 const char *list_id,
+                                                 const char *password,
+                                                 gboolean *valid_out,
+                                                 GError **error);
+
+/* ---- Pendings (confirmation tokens) ---------------------------------- */
+
+/* A key -> value table for pendings and request data: values are JSON
+ * texts (the caller encodes and decodes them), except "type", a plain
+ * string, as in Mailman's pendedkeyvalue table.  char* -> char*. */
+
+/* Pends @values (a GHashTable of char* -> char*, JSON texts; may be NULL)
+ * with type @type ("held message", "data", ...) for @lifetime_sec seconds.
+ * Returns the new token, 40 lower-case hex digits from the system's random
+ * source (transfer full), or NULL with @error. */
+char *mm_store_pending_add(MmStore *store, const char *type,
+                           GHashTable *values, gint64 lifetime_sec,
+                           GError **error);
+/* The values of @token with "type" among them (a new GHashTable, char* ->
+ * char*), or NULL with NOT_FOUND for an unknown or expired token.  With
+ * @expunge the pending is deleted as well (Mailman's confirm()). */
+GHashTable *mm_store_pending_get(MmStore *store, const char *token,
+                                 gboolean expunge, GError **error);
+/* Deletes a pending; an unknown token is not an error. */
+gboolean mm_store_pending_delete(MmStore *store, const char *token,
+                                 GError **error);
+/* Tokens of the live pendings of @type whose key @key has the JSON value
+ * @json_value (either may be NULL for "any"), oldest first (GPtrArray of
+ * char*, transfer full). */
+GPtrArray *mm_store_pending_find(MmStore *store, const char *type,
+                                 const char *key, const char *json_value,
+                                 GError **error);
+/* Deletes every pending whose expiration date is before @now_sec.
+ * Returns the number deleted, or -1 with @error. */
+gint64 mm_store_pending_evict(MmStore *store, gint64 now_sec, GError **error);
+
+/* ---- Held requests ---------------------------------------------------- */
+
+/* Mailman's RequestType values. */
+typedef enum {
+  MM_REQUEST_HELD_MESSAGE = 1,
+  MM_REQUEST_SUBSCRIPTION = 2,
+  MM_REQUEST_UNSUBSCRIPTION = 3,
+} MmRequestType;
+
+typedef struct {
+  gint64 id;          /* site-wide, as Mailman's request ids */
+  MmRequestType type;
+  char *key;          /* a held message's Message-ID, an address, ... */
+  char *list_id;
+  GHashTable *data;   /* char* -> char* (JSON texts) incl. "type"; empty
+                       * when the request has no data */
+} MmRequest;
+
+void mm_request_free(MmRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmRequest, mm_request_free)
+
+/* Holds a request on @list_id (Mailman's ListRequests.hold_request): its
+ * @data (char* -> char* JSON texts; may be NULL) is pended as type "data"
+ * for @lifetime_sec (moderator_request_life).  Returns the new request id
+ * (> 0), or 0 with @error (NOT_FOUND for an unknown list). */
+gint64 mm_store_request_add(MmStore *store, const char *list_id,
+                            MmRequestType type, const char *key,
+                            GHashTable *data, gint64 lifetime_sec,
+                            GError **error);
+/* Request @id of @list_id, or NULL with NOT_FOUND when there is no such
+ * request on that list or its data has expired. */
+MmRequest *mm_store_request_get(MmStore *store, const char *list_id,
+                                gint64 id, GError **error);
+/* The live requests of @list_id of @type (0: every type), by id
+ * (GPtrArray of MmRequest, transfer full). */
+GPtrArray *mm_store_requests(MmStore *store, const char *list_id,
+                             MmRequestType type, GError **error);
+/* The id of the request of @type on @list_id whose key is @key, or 0
+ * (with no error) when there is none; -1 with @error. */
+gint64 mm_store_request_find(MmStore *store, const char *list_id,
+                             MmRequestType type, const char *key,
+                             GError **error);
+/* Deletes request @id and its data.  NOT_FOUND if there is none. */
+gboolean mm_store_request_delete(MmStore *store, gint64 id, GError **error);
+/* Deletes the requests whose data pending has gone (expired and evicted),
+ * as Mailman's task runner does.  Returns how many, -1 with @error. */
+gint64 mm_store_request_evict_orphans(MmStore *store, GError **error);
+
+/* ---- The message store ------------------------------------------------ */
+
+/* Stores @raw under @message_id (the Message-ID field value as written)
+ * with its @message_id_hash (mm_message_id_hash()) in a file below
+ * @messages_dir ("AB/CD/<hash>", Mailman's layout; raw bytes instead of a
+ * pickle), written atomically and durably before the row is added.  If
+ * the Message-ID is stored already the existing copy is kept and
+ * @added_out (may be NULL) is FALSE.  FALSE with @error on failure. */
+gboolean mm_store_message_add(MmStore *store, const char *messages_dir,
+                              const char *message_id,
+                              const char *message_id_hash, GBytes *raw,
+                              gboolean *added_out, GError **error);
+/* The bytes stored for @message_id (transfer full), or NULL with
+ * NOT_FOUND (also when the file has gone, in which case the row is
+ * dropped, as Mailman does).  Files over 64 MiB are refused. */
+GBytes *mm_store_message_get(MmStore *store, const char *messages_dir,
+                             const char *message_id, GError **error);
+/* Deletes the row and the file; an unknown Message-ID is not an error. */
+gboolean mm_store_message_delete(MmStore *store, const char *messages_dir,
+                                 const char *message_id, GError **error);
+/* Deletes stored messages that no held-message request refers to
+ * (Mailman's task runner).  Returns how many, -1 with @error. */
+gint64 mm_store_message_evict_orphans(MmStore *store,
+                                      const char *messages_dir,
+                                      GError **error);
+
+/* ---- Automatic responses ---------------------------------------------- */
+
+/* Mailman's Response values (autoresponserecord.response_type). */
+typedef enum {
+  MM_RESPONSE_HOLD = 1,
+  MM_RESPONSE_COMMAND = 2,
+  MM_RESPONSE_OWNER = 3,
+  MM_RESPONSE_POSTINGS = 4,
+} MmResponseType;
+
+/* How many responses of @type @list_id sent @email today (local date).
+ * -1 with @error. */
+gint64 mm_store_autoresponse_count_today(MmStore *store, const char *list_id,
+                                         const char *email,
+                                         MmResponseType type, GError **error);
+/* Records one response sent today (the address is created if new). */
+gboolean mm_store_autoresponse_record(MmStore *store, const char *list_id,
+                                      const char *email, MmResponseType type,
+                                      GError **error);

@@ -47,6 +47,9 @@ class Master(unittest.TestCase):
     def setUp(self):
         self.site = mmtest.Site(mta="null")
         self.site.run("create", "crash@example.com")
+        # The test posts come from a member, so moderation lets them pass.
+        self.site.run("addmembers", "-", "crash@example.com",
+                      stdin="a@example.com\n")
 
     def tearDown(self):
         self.site.cleanup()

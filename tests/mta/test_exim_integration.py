@@ -1,4 +1,5 @@
-"""Debian's Exim 4 with the router and transport of docs/mta.md.
+"""Debian's Exim 4 with the router and transport of docs/mta.md, in front of
+the real server.
 
 Exim cannot be installed beside Postfix (both are the system MTA), so the
 test runs the exim4 binary from the unpacked exim4-daemon-light package:
@@ -10,12 +11,14 @@ private mount namespace (unshare -m, as root) where /etc/passwd and
 /etc/group gain that user and /usr/sbin is the package's: nothing on the
 host changes.
 
-Checked with the map files our regeneration writes (exim_lists,
-exim_domains): routing of every list address, subaddress and VERP form
-(exim -bt), RCPT-time 550 for everything else through the ACL (exim -bh,
-a fake SMTP session), and a real delivery over LMTP to a sink standing in
-for our LMTP server, with the full recipient address
-(rcpt_include_affixes).  Marked NEEDS_SERVER: the same with our server.
+The site is real (mtasite.py): `mailman create` writes exim_lists and
+exim_domains, `mailman start` runs our LMTP server.  Checked: routing of
+every list address, subaddress and VERP form (exim -bt), RCPT-time 550 for
+everything else through the ACL (exim -bh, a fake SMTP session), and real
+deliveries over LMTP (exim -odf: delivered in the foreground) that land in
+the queues Mailman 3 sends them to: the posting address in `in`, -request
+in `command`, -bounces and a VERP bounce in `bounces`, the owner in `in`
+with to_owner, and a list address at an alias domain.
 
 SPDX-License-Identifier: GPL-3.0-or-later
 """
@@ -27,8 +30,8 @@ import subprocess
 import tempfile
 import unittest
 
-from test_postfix_integration import (LmtpSink, NEEDS_SERVER, Site, TOOL,
-                                      DELIVERY_TIMEOUT)
+import mtasite
+from mtasite import SENDER, mmtest
 
 CACHE = os.environ.get('MM_EXIM4_CACHE', '/tmp/mm-exim4-deb')
 
@@ -117,24 +120,42 @@ class TestEximRouter(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0 or not TOOL or not os.path.exists(TOOL) \
-                or not shutil.which('unshare'):
-            raise unittest.SkipTest('needs root, unshare and '
-                                    '$MM_MTA_TEST_TOOL')
+        if os.geteuid() != 0 or not shutil.which('unshare'):
+            raise unittest.SkipTest('needs root and unshare')
         cls.exim_root = find_exim_root()
         if cls.exim_root is None:
             raise unittest.SkipTest('exim4-daemon-light not available')
         cls.root = tempfile.mkdtemp(prefix='mm-exim-')
         os.chmod(cls.root, 0o755)
-        cls.sink = LmtpSink()
-        cls.site = Site(cls.root, cls.sink.port,
-                        incoming='mailman.mta.exim4.LMTP')
-        cls.site.populate()
-        cls.site.tool('regenerate')
-        # Exim reads the lsearch files as its own user: the site must let
-        # it (docs/mta.md); here the directories are simply opened up.
-        for d in (cls.site.var, cls.site.data):
-            os.chmod(d, 0o755)
+        cls.site = None
+        try:
+            cls.start_site()
+            cls.write_exim_config()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+        probe = cls.exim('-bV')
+        if probe.returncode != 0:
+            cls.tearDownClass()
+            raise unittest.SkipTest('exim4 does not run here: %s'
+                                    % probe.stderr[-500:])
+
+    @classmethod
+    def start_site(cls):
+        cls.site = mtasite.ListSite('exim4')
+        cls.site.create('test@lists.example.com', 'foo-owner@lists.example.com',
+                        'ant@lists.example.net', 'third@example.org')
+        cls.site.set_alias_domain('example.org', 'x.example.org')
+        cls.site.start()
+        # Exim reads the lsearch files as its own user, which docs/mta.md
+        # tells a site to add to Mailman's group: the wrapper does that
+        # (inside its namespace).  The files and directories keep the modes
+        # `mailman` gives them; only the test's own directory above the
+        # site's var_dir is opened to the group.
+        os.chmod(cls.site.root, 0o750)
+
+    @classmethod
+    def write_exim_config(cls):
         for d in ('spool', 'log'):
             os.makedirs(os.path.join(cls.root, d), mode=0o777)
             os.chmod(os.path.join(cls.root, d), 0o777)
@@ -142,28 +163,42 @@ class TestEximRouter(unittest.TestCase):
         with open(cls.conf, 'w') as fp:
             fp.write(EXIM_CONF.format(
                 recipe=EXIM_RECIPE.format(data=cls.site.data,
-                                          port=cls.sink.port),
+                                          port=cls.site.lmtp_port),
                 router=EXIM_ROUTER.format(), transport=EXIM_TRANSPORT,
                 root=cls.root))
         cls.wrapper = cls.make_namespace_wrapper()
-        probe = cls.exim('-bV')
-        if probe.returncode != 0:
-            raise unittest.SkipTest('exim4 does not run here: %s'
-                                    % probe.stderr[-500:])
 
     @classmethod
     def make_namespace_wrapper(cls):
+        """A script that runs exim4 in a private mount namespace where the
+        Debian-exim user exists and belongs to the group of Mailman's data
+        directory (`adduser Debian-exim list` on a real site)."""
         lines = ['set -e']
         try:
             pwd.getpwnam('Debian-exim')
+            passwd_extra = group_extra = ''
         except KeyError:
-            for name, extra in (('passwd', 'Debian-exim:x:64999:64999::'
-                                 '/nonexistent:/usr/sbin/nologin\n'),
-                                ('group', 'Debian-exim:x:64999:\n')):
-                path = os.path.join(cls.root, name)
-                with open('/etc/' + name) as src, open(path, 'w') as dst:
-                    dst.write(src.read() + extra)
-                lines.append('mount --bind %s /etc/%s' % (path, name))
+            passwd_extra = ('Debian-exim:x:64999:64999::/nonexistent:'
+                            '/usr/sbin/nologin\n')
+            group_extra = 'Debian-exim:x:64999:\n'
+        mailman_gid = os.stat(cls.site.data).st_gid
+        with open('/etc/group') as fp:
+            groups = fp.read().splitlines()
+        for i, line in enumerate(groups):
+            fields = line.split(':')
+            if len(fields) == 4 and fields[2] == str(mailman_gid):
+                members = [m for m in fields[3].split(',') if m]
+                fields[3] = ','.join(members + ['Debian-exim'])
+                groups[i] = ':'.join(fields)
+        files = [('group', '\n'.join(groups) + '\n' + group_extra)]
+        if passwd_extra:
+            with open('/etc/passwd') as fp:
+                files.append(('passwd', fp.read() + passwd_extra))
+        for name, text in files:
+            path = os.path.join(cls.root, name)
+            with open(path, 'w') as fp:
+                fp.write(text)
+            lines.append('mount --bind %s /etc/%s' % (path, name))
         lines.append('mount --bind %s/usr/sbin /usr/sbin' % cls.exim_root)
         lines.append('exec /usr/sbin/exim4 -C %s "$@"' % cls.conf)
         path = os.path.join(cls.root, 'exim.sh')
@@ -179,12 +214,38 @@ class TestEximRouter(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.sink.stop()
+        if getattr(cls, 'site', None) is not None:
+            cls.site.cleanup()
+            cls.site = None
         shutil.rmtree(cls.root, ignore_errors=True)
+
+    def mainlog(self):
+        try:
+            with open(os.path.join(self.root, 'log', 'mainlog')) as fp:
+                return fp.read()[-3000:]
+        except OSError:
+            return '(no mainlog)'
 
     def route(self, address):
         result = self.exim('-bt', address)
         return result.stdout + result.stderr
+
+    def deliver(self, rcpt, queue, listid):
+        """Exim delivers a message to `rcpt` in the foreground (-odf);
+        returns (metadata, message) of the copy queued in `queue`."""
+        message_id = mtasite.new_message_id()
+        result = self.exim('-odf', '-f', SENDER, rcpt,
+                           stdin=mtasite.message_text(rcpt, message_id)
+                           .replace('\r\n', '\n'))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        meta, message = self.site.wait_for_entry(queue, message_id,
+                                                 explain=self.mainlog)
+        self.assertEqual(meta.get('listid'), listid, meta)
+        self.assertIn('X-MailFrom: %s' % SENDER, message)
+        self.assertIn('Message-ID-Hash: ', message)
+        return meta, message
+
+    # ---- Routing and refusal ---------------------------------------------
 
     def test_list_addresses_route_to_lmtp(self):
         for address in ('test@lists.example.com',
@@ -225,29 +286,43 @@ class TestEximRouter(unittest.TestCase):
         # 220, EHLO, MAIL, then the three RCPTs, then QUIT.
         self.assertEqual(codes[3:6], ['250', '550', '550'], out)
 
-    def test_delivery_over_lmtp(self):
-        rcpt = 'test-bounces+ann=example.net@lists.example.com'
-        msg = ('From: someone@sender.example\nTo: %s\nSubject: exim\n\n'
-               'Hello from Exim.\n' % rcpt)
-        # -odf: deliver in the foreground, so the delivery is done (or
-        # failed) when the command returns.
-        result = self.exim('-odf', '-f', 'someone@sender.example', rcpt,
-                           stdin=msg)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        data = self.sink.wait_for(rcpt, timeout=DELIVERY_TIMEOUT)
-        log = ''
-        try:
-            with open(os.path.join(self.root, 'log', 'mainlog')) as fp:
-                log = fp.read()[-3000:]
-        except OSError:
-            pass
-        self.assertIsNotNone(data, log)
-        self.assertIn(b'Hello from Exim.', data)
+    # ---- Deliveries to the real server -----------------------------------
 
-    @unittest.skip(NEEDS_SERVER)
-    def test_deliveries_reach_queues(self):
-        """The same deliveries land in the in/command/bounces queues."""
+    def test_post_reaches_in_queue(self):
+        meta, message = self.deliver('test@lists.example.com', 'in',
+                                     'test.lists.example.com')
+        self.assertTrue(meta.get('to_list'), meta)
+        self.assertIn('Hello from the MTA test.', message)
+
+    def test_request_reaches_command(self):
+        meta, _ = self.deliver('test-request@lists.example.com', 'command',
+                               'test.lists.example.com')
+        self.assertEqual(meta.get('subaddress'), 'request', meta)
+        self.assertTrue(meta.get('to_request'), meta)
+
+    def test_bounces_reach_bounces(self):
+        meta, _ = self.deliver('test-bounces@lists.example.com', 'bounces',
+                               'test.lists.example.com')
+        self.assertEqual(meta.get('subaddress'), 'bounces', meta)
+
+    def test_verp_bounce_reaches_bounces(self):
+        # rcpt_include_affixes: our server sees the whole VERP address.
+        meta, _ = self.deliver(
+            'test-bounces+user=example.org@lists.example.com', 'bounces',
+            'test.lists.example.com')
+        self.assertEqual(meta.get('subaddress'), 'bounces', meta)
+
+    def test_owner_reaches_in_with_to_owner(self):
+        meta, _ = self.deliver('test-owner@lists.example.com', 'in',
+                               'test.lists.example.com')
+        self.assertTrue(meta.get('to_owner'), meta)
+
+    def test_alias_domain(self):
+        meta, _ = self.deliver('third-join@x.example.org', 'command',
+                               'third.example.org')
+        self.assertEqual(meta.get('subaddress'), 'join', meta)
+        self.deliver('third@example.org', 'in', 'third.example.org')
 
 
 if __name__ == '__main__':
-    unittest.main()
+    mmtest.run_tap(__name__)

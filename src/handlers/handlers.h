@@ -1,0 +1,164 @@
+/* The pipelines: what happens to a post between moderation and delivery.
+ *
+ * Mailman 3 runs an accepted post through a pipeline, an ordered list of
+ * handlers (mailman/pipelines/builtin.py and the modules of mailman/handlers):
+ * content filtering, recipients, header cooking, the subject prefix, the
+ * List-* headers, archiving, digests, bookkeeping, DMARC mitigation and, last,
+ * the hand-over to the out queue.  This module is those handlers, one file
+ * each, and the table that names the pipelines (handlers-pipeline.c).
+ *
+ * A runner hands over one queue entry (message bytes and metadata); the
+ * pipeline parses it with GMime, edits it in memory and enqueues whatever
+ * the handlers produce (archive, digest mailbox, notices in virgin, the
+ * post in out).  Every header edit goes through GMime, so added and
+ * changed headers are RFC 2047 encoded and folded; headers and parts the
+ * pipeline does not touch are written out as they came, except that line
+ * endings become LF.
+ *
+ * Decoration (the list's header and footer) is done here, last before
+ * to-outgoing, not at delivery as in Mailman 3.3: a decorated message
+ * carries metadata "nodecorate" so that delivery does not decorate it
+ * again.  Lists with personalize other than none are left undecorated for
+ * delivery, which knows each recipient ($user_* substitutions).
+ *
+ * Delivery is at least once, as everywhere in the queue design: a crash
+ * after some of a pipeline's enqueues and before the runner finishes the
+ * entry runs the pipeline again, which can archive a post twice, append
+ * it twice to the digest mailbox or count it twice in post_id.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "storage.h"
+
+/* ---- DMARC policy lookups ------------------------------------------- */
+
+/* A DMARC policy as published in _dmarc.<domain> TXT (RFC 7489). */
+typedef enum {
+  MM_HANDLERS_DMARC_NONE,       /* no record, p=none, or an unusable record */
+  MM_HANDLERS_DMARC_QUARANTINE, /* p=quarantine (or sp= for a subdomain) */
+  MM_HANDLERS_DMARC_REJECT,     /* p=reject, or a DNS failure (as Mailman) */
+} MmHandlersDmarcPolicy;
+
+/* Answers TXT questions.  @lookup returns the TXT strings of @name (each
+ * record's strings joined), NULL-terminated (transfer full), an empty
+ * vector for "no such name / no TXT", or NULL with @error for a failure
+ * (timeout, SERVFAIL).  Tests point the pipeline at a fixture through
+ * this; the default asks the system resolver. */
+typedef struct {
+  char **(*lookup)(gpointer user_data, const char *name, GError **error);
+  gpointer user_data;
+} MmHandlersResolver;
+
+/* The system resolver (GResolver).  Static; never NULL. */
+const MmHandlersResolver *mm_handlers_resolver_system(void);
+
+/* A resolver answering from a file of lines "NAME TXT-TEXT" (one record a
+ * line; NAME lower-case, e.g. "_dmarc.example.com v=DMARC1; p=reject";
+ * "NAME !" makes NAME fail like a DNS timeout; '#' starts a comment).
+ * Returns a new resolver (free with mm_handlers_resolver_free) or NULL with
+ * @error when the file cannot be read. */
+MmHandlersResolver *mm_handlers_resolver_new_from_file(const char *path,
+                                                       GError **error);
+void mm_handlers_resolver_free(MmHandlersResolver *resolver);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmHandlersResolver, mm_handlers_resolver_free)
+
+/* The policy that applies to mail From @domain, as Mailman's DMARC rule
+ * finds it (mailman/rules/dmarc.py): the record at _dmarc.<domain>, else
+ * the one at the organizational domain (public suffix list, its sp= before
+ * its p=).  Several DMARC1 records at one name count as none; a lookup
+ * failure counts as REJECT.  @psl_path names the public suffix list
+ * (NULL: /usr/share/publicsuffix/public_suffix_list.dat; when unreadable
+ * the organizational domain is the last two labels). */
+MmHandlersDmarcPolicy
+mm_handlers_dmarc_policy_lookup(const MmHandlersResolver *resolver,
+                                const char *domain, const char *psl_path);
+
+/* ---- Pipelines ------------------------------------------------------ */
+
+/* Where a pipeline run left the message. */
+typedef enum {
+  MM_PIPELINE_DONE,      /* ran to the end (the post is in `out`) */
+  MM_PIPELINE_DISCARDED, /* a handler discarded it (logged to vette) */
+  MM_PIPELINE_REJECTED,  /* a handler rejected it; the sender got a notice */
+  MM_PIPELINE_BAD,       /* unparsable: the caller moves it to `bad` */
+  MM_PIPELINE_NO_LIST,   /* its list does not exist: the caller shunts it */
+  MM_PIPELINE_FAILED,    /* a handler failed (database, disk): shunt */
+} MmPipelineOutcome;
+
+/* What a run needs from the runner.  All borrowed. */
+typedef struct {
+  const MmConfig *config;
+  MmStore *store;
+  const char *queue_root; /* var/queue */
+  /* NULL: the system resolver, unless $MAILMAN_TEST_DNS_FIXTURE names a
+   * fixture file (mm_handlers_resolver_new_from_file; test sites only). */
+  const MmHandlersResolver *resolver;
+  const char *entry_id; /* the queue entry, for log lines; may be NULL */
+} MmPipelineEnv;
+
+/* Runs one message through a pipeline, as Mailman's pipeline runner
+ * (@virgin FALSE: the list's owner_pipeline when metadata "to_owner" is
+ * true, else its posting_pipeline) or virgin runner (@virgin TRUE: the
+ * "virgin" pipeline, fast-tracked) does.  @raw and @meta are the queue
+ * entry's; @meta is not changed (the run works on a copy, so a failed
+ * run leaves the entry as it was for the shunt queue).
+ *
+ * Returns the outcome.  BAD, NO_LIST and FAILED come with @error (whose
+ * message is fit for a log line); DONE, DISCARDED and REJECTED are
+ * finished business: the caller finishes the entry. */
+MmPipelineOutcome mm_handlers_pipeline_process(const MmPipelineEnv *env,
+                                               gboolean virgin, GBytes *raw,
+                                               json_t *meta, GError **error);
+
+/* TRUE if a pipeline called @name exists ("default-posting-pipeline",
+ * "default-owner-pipeline", "virgin"). */
+gboolean mm_handlers_pipeline_exists(const char *name);
+
+/* The handler names of pipeline @name in order, NULL-terminated (static),
+ * or NULL for an unknown pipeline. */
+const char *const *mm_handlers_pipeline_handler_names(const char *name);
+
+/* ---- Templates ------------------------------------------------------ */
+
+/* Loads template @name (Mailman 3's names: "list:member:regular:footer",
+ * "list:user:notice:post", ...) with Mailman's search order
+ * (mailman/utilities/i18n.py): for each language of @language, the list's
+ * preferred_language, [mailman] default_language and "en", the files
+ *   $template_dir/lists/<list_id>/<lang>/<name>.txt
+ *   $template_dir/lists/<fqdn_listname>/<lang>/<name>.txt (deprecated)
+ *   $template_dir/domains/<mail_host>/<lang>/<name>.txt
+ *   $template_dir/site/<lang>/<name>.txt
+ * then our built-in text (English only); the footers fall back to
+ * "list:member:generic:footer" as in Mailman.  @list may be NULL (site
+ * context), @language may be NULL.  Files are read as UTF-8 (invalid bytes
+ * replaced), at most 1 MiB.
+ *
+ * XXX: Mailman's database template rows (URIs set through REST) are not
+ * consulted: storage has no template table yet.
+ *
+ * Returns the text (transfer full), "" for a template that is empty, or
+ * NULL with MM_ERROR_NOT_FOUND for a name Mailman does not know, or the
+ * read error of a file that exists but cannot be read. */
+char *mm_handlers_template_load(const MmConfig *config, const MmList *list,
+                                const char *name, const char *language,
+                                GError **error);
+
+/* The substitutions Mailman's expand() gives every template with a list
+ * (mailman/utilities/string.py): site_email, and with @list listname,
+ * list_id, display_name, short_listname, domain, description, info,
+ * request_email, owner_email, language.  A new table (char* -> char*,
+ * both owned) to add more to. */
+GHashTable *mm_handlers_template_variables(const MmConfig *config,
+                                           const MmList *list);
+
+/* Python's string.Template(@text).safe_substitute(@variables): "$name" and
+ * "${name}" (name: [_A-Za-z][_A-Za-z0-9]*) are replaced when @variables
+ * has them and left as written otherwise; "$$" is "$"; any other '$' stays.
+ * Returns a new string. */
+char *mm_handlers_template_expand(const char *text, GHashTable *variables);

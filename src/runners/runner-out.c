@@ -1,0 +1,42 @@
+/* The out runner (Mailman's OutgoingRunner): hands each entry of the out
+ * queue to the delivery engine, which sends it to the MTA and routes every
+ * recipient to delivered, bounced (an entry in "bounces") or retried (an
+ * entry in "retry").  See src/delivery/delivery.h.
+ *
+ * The engine lives as long as this process, so that its SMTP connections
+ * are reused across entries.  It is a file-static because MmRunnerContext
+ * has no slot for a handler's state; one out runner process has exactly
+ * one.  It is never freed: the process ends with the runner, and the
+ * kernel closes the connections.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "runner-private.h"
+
+#include "delivery.h"
+
+static MmDelivery *delivery;
+
+MmRunnerResult
+mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
+                     GError **error)
+{
+  json_t *meta = mm_queue_entry_meta(entry);
+
+  if (delivery == NULL) {
+    delivery = mm_delivery_new(ctx->config, error);
+    if (delivery == NULL)
+      return MM_RUNNER_SHUNT;
+  }
+  /* Only entries of a list need the database. */
+  MmStore *store = NULL;
+  if (json_object_get(meta, "listid") != NULL) {
+    store = mm_runner_store(ctx, error);
+    if (store == NULL)
+      return MM_RUNNER_SHUNT;
+  }
+  if (!mm_delivery_process(delivery, store, mm_queue_entry_id(entry),
+                           mm_queue_entry_message(entry), meta, error))
+    return MM_RUNNER_SHUNT;
+  return MM_RUNNER_FINISH;
+}
