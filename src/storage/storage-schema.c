@@ -309,12 +309,19 @@ static const char migration_2[] =
     "  ON autoresponserecord(mailing_list_id, address_id, response_type,"
     "  date_sent);";
 
+/* Migrations 3 and 4 live in their own files, beside the code that uses
+ * their tables. */
+extern const char mm_store_migration_3[];
+extern const char mm_store_migration_4[];
+
 static const MmMigration migrations[] = {
     {1, "domains, lists, users, addresses, members, preferences",
      migration_1},
     {2, "bans, aliases, nonmember lists, header matches, held requests, "
         "pendings, message store, autoresponses",
      migration_2},
+    {3, "subscription workflows", mm_store_migration_3},
+    {4, "bounce events and member bounce state", mm_store_migration_4},
 };
 
 const MmMigration *
