@@ -106,7 +106,7 @@ test_schema(Fixture *f, gconstpointer data)
   g_assert_cmpint(mm_store_schema_version(f->store), >=, 2);
   gsize n;
   const MmMigration *migrations = mm_store_migrations(&n);
-  g_assert_cmpuint(n, ==, 2);
+  g_assert_cmpuint(n, >=, 2);
   g_assert_cmpint(migrations[1].version, ==, 2);
 }
 
