@@ -190,7 +190,13 @@ smtp_port: {smtp_port}
 max_recipients: {MAX_RECIPIENTS}
 verp_delivery_interval: {1 if verp else 0}
 
-[runner.master]
+[runner.in]
+sleep_time: {sleep_time}
+
+[runner.pipeline]
+sleep_time: {sleep_time}
+
+[runner.out]
 sleep_time: {sleep_time}
 {extra}""")
 
@@ -371,7 +377,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800,
                     help="longest wait for one fan-out, seconds")
     ap.add_argument("--sleep-time", default="0.1s",
-                    help="[runner.master] sleep_time of both servers "
+                    help="sleep_time of the in, pipeline and out runners of "
+                         "both servers "
                          "(default 0.1s: a post crosses three queues, and "
                          "Mailman's 1s would add up to 3s of polling to a "
                          "delivery that takes less)")

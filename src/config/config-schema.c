@@ -83,6 +83,11 @@ static const MmConfigSchemaRow schema_rows[] = {
         "command converting HTML to text; $filename is its input"),
     BOOL("mailman", "filter_report", "no",
          "append a note of what content filtering removed"),
+    /* Ours (RFC 8058): one-click unsubscription needs an https URL. */
+    BOOL("mailman", "list_unsubscribe_post", "yes",
+         "add RFC 8058 List-Unsubscribe-Post when list_unsubscribe_url is set"),
+    STR("mailman", "list_unsubscribe_url", "",
+        "https: one-click unsubscription URL template ($list_id, ...)"),
     STR("mailman", "listname_chars", "[-_.0-9a-z]",
         "regexp character class of characters allowed in list names"),
     BOOL("mailman", "hold_digest", "no",

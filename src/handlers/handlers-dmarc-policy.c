@@ -23,7 +23,8 @@
 #define DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
 #define PSL_MAX_LEN (16 * 1024 * 1024)
 #define FIXTURE_MAX_LEN (1024 * 1024)
-/* How long a system lookup may take (Mailman's resolver_lifetime default). */
+/* How long a system lookup may take unless the caller says (Mailman's
+ * [dmarc] resolver_lifetime default). */
 #define SYSTEM_LOOKUP_USEC (5 * G_USEC_PER_SEC)
 
 /* ---- system resolver ------------------------------------------------- */
@@ -50,10 +51,12 @@ lookup_timeout(gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* @user_data: NULL, or a gint64 with the deadline in microseconds. */
 static char **
 system_lookup(gpointer user_data, const char *name, GError **error)
 {
-  (void)user_data;
+  gint64 limit_usec =
+      user_data != NULL ? *(const gint64 *)user_data : SYSTEM_LOOKUP_USEC;
   g_autoptr(GMainContext) context = g_main_context_new();
   g_autoptr(GCancellable) cancellable = g_cancellable_new();
   g_autoptr(GResolver) resolver = g_resolver_get_default();
@@ -62,7 +65,7 @@ system_lookup(gpointer user_data, const char *name, GError **error)
   g_main_context_push_thread_default(context);
   g_resolver_lookup_records_async(resolver, name, G_RESOLVER_RECORD_TXT,
                                   cancellable, lookup_done, &lookup);
-  GSource *timer = g_timeout_source_new(SYSTEM_LOOKUP_USEC / 1000);
+  GSource *timer = g_timeout_source_new((guint)MAX(limit_usec / 1000, 1));
   g_source_set_callback(timer, lookup_timeout, cancellable, NULL);
   g_source_attach(timer, context);
   while (!lookup.done)
@@ -98,6 +101,17 @@ const MmHandlersResolver *
 mm_handlers_resolver_system(void)
 {
   return &system_resolver;
+}
+
+MmHandlersResolver *
+mm_handlers_resolver_new_system(gint64 lifetime_usec)
+{
+  MmHandlersResolver *resolver = g_new0(MmHandlersResolver, 1);
+  gint64 *limit = g_new(gint64, 1);
+  *limit = lifetime_usec > 0 ? lifetime_usec : SYSTEM_LOOKUP_USEC;
+  resolver->lookup = system_lookup;
+  resolver->user_data = limit;
+  return resolver;
 }
 
 /* ---- fixture resolver ------------------------------------------------- */
@@ -176,6 +190,8 @@ mm_handlers_resolver_free(MmHandlersResolver *resolver)
     return;
   if (resolver->lookup == fixture_lookup)
     g_hash_table_unref(resolver->user_data);
+  else if (resolver->lookup == system_lookup)
+    g_free(resolver->user_data);
   g_free(resolver);
 }
 

@@ -168,7 +168,8 @@ set_language(MmHandlerContext *ctx)
 }
 
 /* The resolver of a run: the caller's, else a fixture named by the test
- * hook, else the system's.  @fixture_out keeps a fixture alive. */
+ * hook, else the system's with [dmarc] resolver_lifetime.  @fixture_out
+ * keeps what was made alive. */
 static const MmHandlersResolver *
 choose_resolver(const MmPipelineEnv *env, MmHandlersResolver **fixture_out)
 {
@@ -183,7 +184,9 @@ choose_resolver(const MmPipelineEnv *env, MmHandlersResolver **fixture_out)
       return *fixture_out;
     mm_log_error("error", "DNS fixture %s: %s", fixture, error->message);
   }
-  return mm_handlers_resolver_system();
+  *fixture_out = mm_handlers_resolver_new_system(
+      mm_config_get_duration_usec(env->config, "dmarc", "resolver_lifetime"));
+  return *fixture_out;
 }
 
 static MmPipelineOutcome

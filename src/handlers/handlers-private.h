@@ -17,10 +17,6 @@
 #include "handlers.h"
 #include "storage.h"
 
-/* XXX: belongs in base/mm-autocleanups.h with the other GMime cleanups
- * (lead-owned); move it there and delete this line. */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddressList, g_object_unref)
-
 /* What a handler tells the pipeline (Mailman's DiscardMessage and
  * RejectMessage exceptions, and any other exception, which shunts). */
 typedef enum {

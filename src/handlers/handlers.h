@@ -55,8 +55,13 @@ typedef struct {
   gpointer user_data;
 } MmHandlersResolver;
 
-/* The system resolver (GResolver).  Static; never NULL. */
+/* The system resolver (GResolver), waiting at most 5 s for an answer.
+ * Static; never NULL. */
 const MmHandlersResolver *mm_handlers_resolver_system(void);
+
+/* The system resolver waiting at most @lifetime_usec (a run uses [dmarc]
+ * resolver_lifetime).  Free with mm_handlers_resolver_free(). */
+MmHandlersResolver *mm_handlers_resolver_new_system(gint64 lifetime_usec);
 
 /* A resolver answering from a file of lines "NAME TXT-TEXT" (one record a
  * line; NAME lower-case, e.g. "_dmarc.example.com v=DMARC1; p=reject";
@@ -96,8 +101,9 @@ typedef struct {
   const MmConfig *config;
   MmStore *store;
   const char *queue_root; /* var/queue */
-  /* NULL: the system resolver, unless $MAILMAN_TEST_DNS_FIXTURE names a
-   * fixture file (mm_handlers_resolver_new_from_file; test sites only). */
+  /* NULL: the system resolver waiting [dmarc] resolver_lifetime, unless
+   * $MAILMAN_TEST_DNS_FIXTURE names a fixture file
+   * (mm_handlers_resolver_new_from_file; test sites only). */
   const MmHandlersResolver *resolver;
   const char *entry_id; /* the queue entry, for log lines; may be NULL */
 } MmPipelineEnv;

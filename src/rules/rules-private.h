@@ -10,10 +10,6 @@
 
 #include "rules.h"
 
-/* XXX: belongs in base/mm-autocleanups.h (owned elsewhere); GMime 3.2
- * declares no cleanups of its own. */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddressList, g_object_unref)
-
 #include "base-log.h"
 
 /* Every rule, declared from rules-list.h: `extern const MmRule
