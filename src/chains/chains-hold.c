@@ -35,7 +35,7 @@ compose_reasons(MmPost *post, guint column)
   g_auto(GStrv) reasons = mm_chains_reasons(post, "N/A");
   GString *out = g_string_new(NULL);
   for (char **r = reasons; *r != NULL; r++) {
-    g_autofree char *wrapped = mm_chains_wrap(*r, column);
+    g_autofree char *wrapped = mm_notice_wrap(*r, column);
     g_strchomp(wrapped);
     if (out->len > 0)
       g_string_append_c(out, '\n');
@@ -122,13 +122,15 @@ autorespond_to_sender(MmPost *post, const char *sender, const char *language,
                       (gpointer)mm_list_setting(list, "owner_address"));
   g_autofree char *text = mm_chains_template(
       post->config, list, "list:user:notice:no-more-today", language, vars);
-  g_autofree char *wrapped = mm_chains_wrap(text, 70);
-  g_autoptr(MmNotice) notice =
-      mm_notice_new(sender, mm_list_setting(list, "owner_address"),
-                    "Last autoresponse notification for today", wrapped);
-  g_ptr_array_add(notice->recipients, g_strdup(sender));
-  return mm_notice_send(notice, list, mm_config_path(post->config, "queue_dir"),
-                        error);
+  g_autofree char *wrapped = mm_notice_wrap(text, 70);
+  const char *recipients[] = {sender, NULL};
+  MmNotice notice = {.list = list,
+                     .recipients = recipients,
+                     .from = mm_list_setting(list, "owner_address"),
+                     .to = sender,
+                     .subject = "Last autoresponse notification for today",
+                     .text = wrapped};
+  return mm_chains_notice_send(post->config, &notice, error);
 }
 
 static char *
@@ -149,7 +151,6 @@ notify(MmPost *post, gint64 request_id, const char *token, GError **error)
 {
   const MmList *list = post->list;
   const char *sender = mm_rules_post_sender(post);
-  const char *queue_root = mm_config_path(post->config, "queue_dir");
   g_autofree char *subject = original_subject(post);
   g_autofree char *confirm = mm_chains_confirm_address(post->config, list,
                                                        token);
@@ -178,14 +179,17 @@ notify(MmPost *post, gint64 request_id, const char *token, GError **error)
     g_autofree char *text = mm_chains_template(
         post->config, list, "list:user:notice:hold",
         lang != NULL ? lang : language, vars);
-    g_autofree char *wrapped = mm_chains_wrap(text, 70);
+    g_autofree char *wrapped = mm_notice_wrap(text, 70);
     g_autofree char *notice_subject = g_strdup_printf(
         "Your message to %s awaits moderator approval", list->fqdn_listname);
-    g_autoptr(MmNotice) notice =
-        mm_notice_new(sender, mm_list_setting(list, "bounces_address"),
-                      notice_subject, wrapped);
-    g_ptr_array_add(notice->recipients, g_strdup(sender));
-    if (!mm_notice_send(notice, list, queue_root, error))
+    const char *recipients[] = {sender, NULL};
+    MmNotice notice = {.list = list,
+                       .recipients = recipients,
+                       .from = mm_list_setting(list, "bounces_address"),
+                       .to = sender,
+                       .subject = notice_subject,
+                       .text = wrapped};
+    if (!mm_chains_notice_send(post->config, &notice, error))
       return FALSE;
   }
 
@@ -199,28 +203,34 @@ notify(MmPost *post, gint64 request_id, const char *token, GError **error)
         g_strdup_printf("%s post from %s requires approval",
                         list->fqdn_listname, sender);
     const char *owner = mm_list_setting(list, "owner_address");
-    g_autoptr(MmNotice) notice =
-        mm_notice_new(owner, owner, notice_subject, text);
-    g_ptr_array_add(notice->attachments,
-                    g_bytes_ref(mm_rules_post_message(post)));
-
     g_autofree char *stub_text = mm_chains_template(
         post->config, list, "list:admin:action:post:stub",
         list->preferred_language, vars);
-    g_autofree char *stub_wrapped = mm_chains_wrap(stub_text, 70);
+    g_autofree char *stub_wrapped = mm_notice_wrap(stub_text, 70);
     g_autofree char *stub_subject = g_strconcat("confirm ", token, NULL);
-    g_autoptr(MmNotice) stub =
-        mm_notice_new(NULL, mm_list_setting(list, "request_address"),
-                      stub_subject, stub_wrapped);
-    g_ptr_array_add(notice->attachments, mm_notice_render(stub, list));
+    MmNotice stub = {.list = list,
+                     .from = mm_list_setting(list, "request_address"),
+                     .subject = stub_subject,
+                     .text = stub_wrapped};
+    g_autoptr(GBytes) stub_bytes = mm_notice_message(&stub, error);
+    if (stub_bytes == NULL)
+      return FALSE;
 
     g_autoptr(GPtrArray) admins =
         mm_chains_list_administrators(post->config, post->store, list, error);
     if (admins == NULL)
       return FALSE;
-    for (guint i = 0; i < admins->len; i++)
-      g_ptr_array_add(notice->recipients, g_strdup(admins->pdata[i]));
-    if (!mm_notice_send(notice, list, queue_root, error))
+    g_ptr_array_add(admins, NULL);
+    GBytes *const more[] = {stub_bytes, NULL};
+    MmNotice notice = {.list = list,
+                       .recipients = (const char *const *)admins->pdata,
+                       .from = owner,
+                       .to = owner,
+                       .subject = notice_subject,
+                       .text = text,
+                       .attachment = mm_rules_post_message(post),
+                       .attachments = more};
+    if (!mm_chains_notice_send(post->config, &notice, error))
       return FALSE;
   }
   return TRUE;

@@ -286,11 +286,17 @@ static GBytes *
 lost_message(const MmList *list, const char *subject, const char *sender,
              const char *message_id)
 {
-  g_autoptr(MmNotice) notice = mm_notice_new(
-      mm_list_setting(list, "posting_address"), sender, subject,
-      "The content of this message was lost.  It was probably cross-posted "
-      "to several lists and handled on another list before.\n");
-  g_autoptr(GBytes) rendered = mm_notice_render(notice, list);
+  MmNotice notice = {
+      .list = list,
+      .from = sender,
+      .to = mm_list_setting(list, "posting_address"),
+      .subject = subject,
+      .text = "The content of this message was lost.  It was probably "
+              "cross-posted to several lists and handled on another list "
+              "before.\n"};
+  g_autoptr(GBytes) rendered = mm_notice_message(&notice, NULL);
+  if (rendered == NULL)
+    return NULL;
   g_autoptr(MmPost) post = mm_rules_post_new(NULL, NULL, list, rendered, NULL);
   mm_rules_post_header_remove(post, "Message-ID");
   mm_rules_post_header_append(post, "Message-ID", message_id);
@@ -366,15 +372,17 @@ refuse_held(const MmConfig *config, MmStore *store, const MmList *list,
                       (gpointer)mm_list_setting(list, "owner_address"));
   g_autofree char *text = mm_chains_template(
       config, list, "list:user:notice:refuse", language, vars);
-  g_autofree char *wrapped = mm_chains_wrap(text, 70);
+  g_autofree char *wrapped = mm_notice_wrap(text, 70);
   g_autofree char *subject = g_strdup_printf(
       "Request to mailing list \"%s\" rejected", list->display_name);
-  g_autoptr(MmNotice) notice =
-      mm_notice_new(held->sender, mm_list_setting(list, "bounces_address"),
-                    subject, wrapped);
-  g_ptr_array_add(notice->recipients, g_strdup(held->sender));
-  return mm_notice_send(notice, list, mm_config_path(config, "queue_dir"),
-                        error);
+  const char *recipients[] = {held->sender, NULL};
+  MmNotice notice = {.list = list,
+                     .recipients = recipients,
+                     .from = mm_list_setting(list, "bounces_address"),
+                     .to = held->sender,
+                     .subject = subject,
+                     .text = wrapped};
+  return mm_chains_notice_send(config, &notice, error);
 }
 
 /* Deletes the request, the poster's token and, when no other request

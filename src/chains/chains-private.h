@@ -9,6 +9,7 @@
 #include "mm-autocleanups.h"
 
 #include "chains.h"
+#include "notice.h"
 
 #include "base-log.h"
 
@@ -79,30 +80,10 @@ char **mm_chains_reasons(MmPost *post, const char *fallback);
 
 /* ---- Notices (chains-notice.c) ----------------------------------------- */
 
-/* A notice under construction. */
-typedef struct {
-  char *to;         /* To: header */
-  char *from;       /* From: header */
-  char *subject;    /* UTF-8; encoded as RFC 2047 when needed */
-  char *text;       /* UTF-8 body (or first part) */
-  GPtrArray *attachments; /* GBytes of messages attached as message/rfc822 */
-  GPtrArray *recipients;  /* char*: the envelope recipients */
-} MmNotice;
-
-MmNotice *mm_notice_new(const char *to, const char *from,
-                        const char *subject, const char *text);
-void mm_notice_free(MmNotice *notice);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmNotice, mm_notice_free)
-
-/* The notice as message bytes: a text/plain message, or multipart/mixed
- * with the attachments after the text, with Message-ID (on @list's host),
- * Date and Precedence: bulk.  Transfer full. */
-GBytes *mm_notice_render(const MmNotice *notice, const MmList *list);
-
-/* Renders and enqueues the notice to the virgin queue under @queue_root
- * with Mailman's notice metadata.  FALSE with @error. */
-gboolean mm_notice_send(const MmNotice *notice, const MmList *list,
-                        const char *queue_root, GError **error);
+/* Queues @notice (mm_notice_send()) and reports failure in the chains'
+ * error domain. */
+gboolean mm_chains_notice_send(const MmConfig *config, const MmNotice *notice,
+                               GError **error);
 
 /* Loads template @name ("list:user:notice:hold") for @list in @language
  * with Mailman's file lookup order under [paths] template_dir (list,
@@ -112,13 +93,6 @@ gboolean mm_notice_send(const MmNotice *notice, const MmList *list,
 char *mm_chains_template(const MmConfig *config, const MmList *list,
                          const char *name, const char *language,
                          GHashTable *extra);
-
-/* Python's Template.safe_substitute of $name / ${name} from @vars. */
-char *mm_chains_expand(const char *text, GHashTable *vars);
-
-/* Wraps @text to @column columns paragraph by paragraph, as Mailman's
- * wrap(): indented lines are kept as they are. */
-char *mm_chains_wrap(const char *text, guint column);
 
 /* The address the confirmation token @token is sent to:
  * [mta] verp_confirm_format with $address = "<list>-confirm" and $cookie

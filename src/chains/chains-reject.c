@@ -36,13 +36,15 @@ process(MmPost *post, GError **error)
     g_autofree char *oneline = g_strdelimit(
         g_utf8_make_valid(subject != NULL ? subject : "(no subject)", -1),
         "\r\n", ' ');
-    g_autoptr(MmNotice) notice = mm_notice_new(
-        sender, mm_list_setting(list, "owner_address"), oneline, text);
-    g_ptr_array_add(notice->attachments,
-                    g_bytes_ref(mm_rules_post_message(post)));
-    g_ptr_array_add(notice->recipients, g_strdup(sender));
-    if (!mm_notice_send(notice, list, mm_config_path(post->config, "queue_dir"),
-                        error))
+    const char *recipients[] = {sender, NULL};
+    MmNotice notice = {.list = list,
+                       .recipients = recipients,
+                       .from = mm_list_setting(list, "owner_address"),
+                       .to = sender,
+                       .subject = oneline,
+                       .text = text,
+                       .attachment = mm_rules_post_message(post)};
+    if (!mm_chains_notice_send(post->config, &notice, error))
       return FALSE;
   }
   mm_log_info("vette", "REJECT: %s", mm_rules_post_message_id(post));

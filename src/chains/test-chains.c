@@ -809,9 +809,9 @@ test_templates(Fixture *f, gconstpointer data)
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, NULL);
   g_hash_table_insert(vars, "who", "World");
   g_autofree char *out =
-      mm_chains_expand("Hello $who, ${who}! $$5 $unknown ${bad", vars);
+      mm_notice_template_expand("Hello $who, ${who}! $$5 $unknown ${bad", vars);
   g_assert_cmpstr(out, ==, "Hello World, World! $5 $unknown ${bad");
-  g_autofree char *wrapped = mm_chains_wrap(
+  g_autofree char *wrapped = mm_notice_wrap(
       "one two three four five six seven eight nine ten eleven twelve\n"
       "\n    kept   as is\n",
       20);

@@ -41,16 +41,16 @@ mm_handlers_acknowledge(MmHandlerContext *ctx, GError **error)
     subject = g_strdup("(no subject)");
 
   const char *language = mm_handlers_meta_string(ctx->meta, "lang");
-  g_autofree char *template = mm_handlers_template_load(
+  g_autofree char *template = mm_notice_template_load(
       ctx->config, ctx->list, "list:user:notice:post", language, error);
   if (template == NULL)
     return MM_HANDLER_FAILED;
   g_autoptr(GHashTable) vars =
-      mm_handlers_template_variables(ctx->config, ctx->list);
+      mm_notice_template_variables(ctx->config, ctx->list);
   g_hash_table_insert(vars, g_strdup("subject"), g_strdup(subject));
   g_hash_table_insert(vars, g_strdup("list_name"),
                       g_strdup(ctx->list->list_name));
-  g_autofree char *text = mm_handlers_template_expand(template, vars);
+  g_autofree char *text = mm_notice_template_expand(template, vars);
   g_autofree char *notice_subject =
       g_strdup_printf("%s: your post was received", ctx->list->display_name);
 

@@ -147,12 +147,12 @@ archiver_for(const MmHandlerContext *ctx, const char *name)
     g_autofree char *base = base_url(
         ctx->config, section, "http://$hostname/archives/$fqdn_listname");
     g_autoptr(GHashTable) vars =
-        mm_handlers_template_variables(ctx->config, ctx->list);
+        mm_notice_template_variables(ctx->config, ctx->list);
     g_hash_table_insert(vars, g_strdup("hostname"),
                         g_strdup(ctx->list->mail_host));
     g_hash_table_insert(vars, g_strdup("fqdn_listname"),
                         g_strdup(ctx->list->fqdn_listname));
-    archiver->list_url = mm_handlers_template_expand(base, vars);
+    archiver->list_url = mm_notice_template_expand(base, vars);
     if (hash != NULL)
       archiver->permalink = url_join(archiver->list_url, hash);
   } else if (g_str_equal(klass, "mailman_hyperkitty.Archiver")) {

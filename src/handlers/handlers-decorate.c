@@ -34,12 +34,12 @@ static char *
 decoration(MmHandlerContext *ctx, const char *name, GHashTable *vars,
            GError **error)
 {
-  g_autofree char *template = mm_handlers_template_load(
+  g_autofree char *template = mm_notice_template_load(
       ctx->config, ctx->list, name, mm_handlers_meta_string(ctx->meta, "lang"),
       error);
   if (template == NULL)
     return NULL;
-  g_autofree char *text = mm_handlers_template_expand(template, vars);
+  g_autofree char *text = mm_notice_template_expand(template, vars);
   /* Mailman turns CRLF into LF in decorations. */
   GString *out = g_string_sized_new(strlen(text));
   for (const char *p = text; *p != '\0'; p++) {
@@ -53,7 +53,7 @@ decoration(MmHandlerContext *ctx, const char *name, GHashTable *vars,
 static GHashTable *
 decoration_variables(MmHandlerContext *ctx)
 {
-  GHashTable *vars = mm_handlers_template_variables(ctx->config, ctx->list);
+  GHashTable *vars = mm_notice_template_variables(ctx->config, ctx->list);
   static const char *const settings[] = {
       "fqdn_listname",   "list_name",   "mail_host", "display_name",
       "request_address", "description", "info",

@@ -14,17 +14,7 @@
 
 #include "base-address.h"
 #include "base-error.h"
-
-void
-mm_handlers_gmime_init(void)
-{
-  static gsize done = 0;
-
-  if (g_once_init_enter(&done)) {
-    g_mime_init();
-    g_once_init_leave(&done, 1);
-  }
-}
+#include "message.h"
 
 GMimeMessage *
 mm_handlers_message_parse(GBytes *raw, GError **error)
@@ -32,7 +22,7 @@ mm_handlers_message_parse(GBytes *raw, GError **error)
   gsize len = 0;
   const guint8 *data = g_bytes_get_data(raw, &len);
 
-  mm_handlers_gmime_init();
+  mm_message_gmime_init();
   g_autoptr(GMimeStream) stream =
       g_mime_stream_mem_new_with_buffer((const char *)data, len);
   g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
@@ -335,7 +325,7 @@ mm_handlers_header_decode(const char *raw, gboolean *unknown_charset_out)
    * word as written loses nothing. */
   if (!known)
     return g_utf8_make_valid(unfolded, -1);
-  mm_handlers_gmime_init();
+  mm_message_gmime_init();
   g_autofree char *decoded = g_mime_utils_header_decode_text(NULL, unfolded);
   g_autofree char *text = unfold(decoded);
   /* Raw 8-bit bytes in a header are guessed at; what comes back must be

@@ -436,7 +436,7 @@ convert_part(Converter *converter, GMimePart *part)
     command = "/usr/bin/lynx -dump $filename";
   g_autoptr(GHashTable) vars = g_hash_table_new(g_str_hash, g_str_equal);
   g_hash_table_insert(vars, "filename", path);
-  g_autofree char *expanded = mm_handlers_template_expand(command, vars);
+  g_autofree char *expanded = mm_notice_template_expand(command, vars);
   g_auto(GStrv) argv = g_strsplit_set(expanded, " \t\n", -1);
   /* Python's str.split() drops empty fields. */
   guint n = 0;

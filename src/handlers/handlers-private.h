@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "handlers.h"
+#include "message.h"
 #include "storage.h"
 
 /* What a handler tells the pipeline (Mailman's DiscardMessage and
@@ -86,9 +87,6 @@ MmHandlerResult mm_handlers_owner_recipients(MmHandlerContext *ctx,
                                              GError **error);
 
 /* ---- Messages (handlers-message.c) ---------------------------------- */
-
-/* g_mime_init() once per process. */
-void mm_handlers_gmime_init(void);
 
 /* Parses @raw.  Returns the message (transfer full) or NULL with
  * MM_ERROR_INVALID when GMime finds no message in it. */
@@ -253,8 +251,7 @@ char *mm_handlers_header_decode(const char *raw,
 
 /* A message the server writes (Mailman's UserNotification): From @from,
  * To @to (the header; @recipients, NULL-terminated, are the envelope
- * recipients), Subject @subject, Message-ID, Date, "Precedence: bulk",
- * body @text in the list's charset (UTF-8 when it cannot hold it).  With
+ * recipients), Subject @subject, body @text, through mm_notice_send().  With
  * @attachment, the body is multipart/mixed: the text, then @attachment as
  * message/rfc822.  Enqueued to `virgin` with metadata listid, recipients,
  * nodecorate and reduced_list_headers (as Mailman's _enqueue), plus the

@@ -111,8 +111,8 @@ one_click_url(MmHandlerContext *ctx)
   if (!on || url == NULL || *url == '\0')
     return NULL;
   g_autoptr(GHashTable) vars =
-      mm_handlers_template_variables(ctx->config, ctx->list);
-  g_autofree char *expanded = mm_handlers_template_expand(url, vars);
+      mm_notice_template_variables(ctx->config, ctx->list);
+  g_autofree char *expanded = mm_notice_template_expand(url, vars);
   if (g_ascii_strncasecmp(expanded, "https://", 8) != 0 ||
       !is_ascii(expanded) || strpbrk(expanded, " \t\r\n<>,") != NULL) {
     mm_log_error("error",

@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "notice.h"
 #include "storage.h"
 
 /* ---- DMARC policy lookups ------------------------------------------- */
@@ -130,41 +131,4 @@ gboolean mm_handlers_pipeline_exists(const char *name);
  * or NULL for an unknown pipeline. */
 const char *const *mm_handlers_pipeline_handler_names(const char *name);
 
-/* ---- Templates ------------------------------------------------------ */
-
-/* Loads template @name (Mailman 3's names: "list:member:regular:footer",
- * "list:user:notice:post", ...) with Mailman's search order
- * (mailman/utilities/i18n.py): for each language of @language, the list's
- * preferred_language, [mailman] default_language and "en", the files
- *   $template_dir/lists/<list_id>/<lang>/<name>.txt
- *   $template_dir/lists/<fqdn_listname>/<lang>/<name>.txt (deprecated)
- *   $template_dir/domains/<mail_host>/<lang>/<name>.txt
- *   $template_dir/site/<lang>/<name>.txt
- * then our built-in text (English only); the footers fall back to
- * "list:member:generic:footer" as in Mailman.  @list may be NULL (site
- * context), @language may be NULL.  Files are read as UTF-8 (invalid bytes
- * replaced), at most 1 MiB.
- *
- * XXX: Mailman's database template rows (URIs set through REST) are not
- * consulted: storage has no template table yet.
- *
- * Returns the text (transfer full), "" for a template that is empty, or
- * NULL with MM_ERROR_NOT_FOUND for a name Mailman does not know, or the
- * read error of a file that exists but cannot be read. */
-char *mm_handlers_template_load(const MmConfig *config, const MmList *list,
-                                const char *name, const char *language,
-                                GError **error);
-
-/* The substitutions Mailman's expand() gives every template with a list
- * (mailman/utilities/string.py): site_email, and with @list listname,
- * list_id, display_name, short_listname, domain, description, info,
- * request_email, owner_email, language.  A new table (char* -> char*,
- * both owned) to add more to. */
-GHashTable *mm_handlers_template_variables(const MmConfig *config,
-                                           const MmList *list);
-
-/* Python's string.Template(@text).safe_substitute(@variables): "$name" and
- * "${name}" (name: [_A-Za-z][_A-Za-z0-9]*) are replaced when @variables
- * has them and left as written otherwise; "$$" is "$"; any other '$' stays.
- * Returns a new string. */
-char *mm_handlers_template_expand(const char *text, GHashTable *variables);
+/* Templates and notices: see notice.h. */

@@ -314,7 +314,7 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  mm_handlers_gmime_init();
+  mm_message_gmime_init();
   g_test_add_func("/handlers/pipeline/tables", test_tables);
   g_test_add_func("/handlers/pipeline/posting", test_posting);
   g_test_add_func("/handlers/pipeline/owner", test_owner);

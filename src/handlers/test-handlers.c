@@ -782,7 +782,7 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  mm_handlers_gmime_init();
+  mm_message_gmime_init();
   for (gsize i = 0; i < G_N_ELEMENTS(golden_cases); i++) {
     g_autofree char *path =
         g_strconcat("/handlers/golden/", golden_cases[i].name, NULL);

@@ -201,8 +201,8 @@ mm_message_header_get(GBytes *raw, const char *name, char **value_out)
 /* ------------------------------------------------------------------ */
 /* Defects */
 
-static void
-gmime_init_once(void)
+void
+mm_message_gmime_init(void)
 {
   static gsize done = 0;
 
@@ -269,7 +269,7 @@ check_multipart(const MmHeaderBlock *block, char **reason_out)
   if (!is_multipart(raw_type))
     return TRUE;
 
-  gmime_init_once();
+  mm_message_gmime_init();
   g_autofree char *unfolded = mm_header_field_value_unfolded(block, ct);
   GMimeContentType *type = g_mime_content_type_parse(NULL, unfolded);
   g_autofree char *boundary =

@@ -85,6 +85,10 @@ char *mm_message_id_hash(const char *message_id);
  * '"', '(', ')', ',', ';', ':' or '\\'. */
 char *mm_message_id_new(const char *host, GError **error);
 
+/* g_mime_init(), once per process, from whichever module needs GMime
+ * first; safe to call from every entry point. */
+void mm_message_gmime_init(void);
+
 /* Finds the first header field named @name (ASCII case-insensitive) in the
  * header block of @raw.  Returns FALSE when there is none.  Otherwise TRUE,
  * with @value_out (may be NULL) set to the value, unfolded (line breaks

@@ -62,12 +62,24 @@ typedef struct {
   const char *text;             /* UTF-8 body (text/plain) */
   GBytes *attachment;           /* optional original message, attached as
                                    message/rfc822 */
+  GBytes *const *attachments;   /* optional further messages, NULL-terminated,
+                                   attached after @attachment */
   const char *in_reply_to;      /* optional Message-ID being answered */
   json_t *extra_meta;           /* optional extra queue metadata (borrowed) */
 } MmNotice;
 
-/* Builds the message (Message-ID, Date, Precedence: bulk, MIME headers,
- * Auto-Submitted: auto-generated) and enqueues it in `virgin` with
+/* Wraps @text to @column columns paragraph by paragraph, as Mailman's
+ * wrap(): indented lines are kept as they are.  Returns a new string. */
+char *mm_notice_wrap(const char *text, guint column);
+
+/* The notice as a message (Message-ID on the list's host, Date,
+ * Precedence: bulk, Auto-Submitted: auto-generated, MIME headers; the
+ * attachments after the text in a multipart/mixed).  @recipients may be
+ * NULL here; with neither @to nor @recipients there is no To: header.  Returns the bytes (transfer full) or NULL
+ * with @error. */
+GBytes *mm_notice_message(const MmNotice *notice, GError **error);
+
+/* Builds the message (mm_notice_message()) and enqueues it in `virgin` with
  * metadata listid, recipients, nodecorate and reduced_list_headers (plus
  * @extra_meta), so the virgin pipeline adds the list headers and the
  * delivery engine sends it.  Returns the queue entry id (transfer full) or

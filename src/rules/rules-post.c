@@ -11,6 +11,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "message.h"
 #include "rules-private.h"
 
 #include <string.h>
@@ -316,21 +317,11 @@ compute_senders(MmPost *post)
 
 /* ---- The post --------------------------------------------------------- */
 
-static void
-gmime_init_once(void)
-{
-  static gsize done = 0;
-  if (g_once_init_enter(&done)) {
-    g_mime_init();
-    g_once_init_leave(&done, 1);
-  }
-}
-
 MmPost *
 mm_rules_post_new(const MmConfig *config, MmStore *store, const MmList *list,
                   GBytes *raw, json_t *meta)
 {
-  gmime_init_once();
+  mm_message_gmime_init();
   MmPost *post = g_new0(MmPost, 1);
   post->priv = g_new0(MmPostPrivate, 1);
   post->config = config;

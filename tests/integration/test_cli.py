@@ -49,6 +49,17 @@ class CliRoundTrip(unittest.TestCase):
         self.assertEqual(gone.returncode, 1)
         self.assertIn("no such list", gone.stderr)
 
+    def test_create_notify(self):
+        self.site.run("create", "-o", "boss@example.org", "--notify",
+                      "news@example.com")
+        files = self.site.queue_files("virgin")
+        self.assertEqual(len(files), 1)
+        dump = self.site.run("qfile", self.site.path("queue", "virgin",
+                                                     files[0])).stdout
+        self.assertIn('"boss@example.org"', dump)
+        self.assertIn("news-request@example.com", dump)
+        self.assertIn("From: admin@example.com", dump)
+
     def test_no_domain_flag(self):
         r = self.site.run("create", "-D", "x@nowhere.example", check=False)
         self.assertEqual(r.returncode, 1)

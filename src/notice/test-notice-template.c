@@ -4,7 +4,87 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "test-handlers-fixture.h"
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "base-error.h"
+#include "base-file.h"
+#include "notice.h"
+#include "queue.h"
+
+typedef struct {
+  char *dir;
+  MmConfig *config;
+  MmStore *store;
+  MmList *list;
+} Fixture;
+
+static void
+rm_rf(const char *path)
+{
+  if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
+      !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+    GDir *dir = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+      g_autofree char *child = g_build_filename(path, name, NULL);
+      rm_rf(child);
+    }
+    if (dir != NULL)
+      g_dir_close(dir);
+    g_rmdir(path);
+  } else {
+    g_unlink(path);
+  }
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  g_assert_true(mm_mkdir_p(dir, 0700, NULL));
+  g_assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+/* A private site with the list test@example.com; @extra_cfg is appended to
+ * its mailman.cfg. */
+static void
+fixture_init(Fixture *f, const char *extra_cfg)
+{
+  g_autoptr(GError) error = NULL;
+  memset(f, 0, sizeof *f);
+  f->dir = g_dir_make_tmp("mm-notice-XXXXXX", &error);
+  g_assert_no_error(error);
+  g_autofree char *cfg = g_build_filename(f->dir, "mailman.cfg", NULL);
+  g_autofree char *text = g_strdup_printf(
+      "[mailman]\nlayout: testing\nsite_owner: siteowner@example.net\n"
+      "\n[paths.testing]\nvar_dir: %s/var\n\n%s\n",
+      f->dir, extra_cfg != NULL ? extra_cfg : "");
+  write_file(cfg, text);
+  f->config = mm_config_load(cfg, &error);
+  g_assert_no_error(error);
+  g_assert_true(mm_config_ensure_dirs(f->config, &error));
+  g_autofree char *db = mm_config_database_path(f->config, &error);
+  g_assert_no_error(error);
+  f->store = mm_store_open(db, MM_STORE_READ_WRITE, &error);
+  g_assert_no_error(error);
+  g_assert_true(
+      mm_store_domain_add(f->store, "example.com", NULL, NULL, &error));
+  f->list =
+      mm_store_list_create(f->store, "test", "example.com", NULL, &error);
+  g_assert_no_error(error);
+}
+
+static void
+fixture_clear(Fixture *f)
+{
+  g_clear_pointer(&f->list, mm_list_free);
+  g_clear_pointer(&f->store, mm_store_close);
+  g_clear_pointer(&f->config, mm_config_free);
+  if (f->dir != NULL && g_getenv("MM_KEEP_TEST_DIR") == NULL)
+    rm_rf(f->dir);
+  g_clear_pointer(&f->dir, g_free);
+}
 
 static void
 put_template(Fixture *f, const char *where, const char *lang, const char *name,
@@ -21,7 +101,7 @@ load(Fixture *f, const char *name, const char *language)
 {
   g_autoptr(GError) error = NULL;
   char *text =
-      mm_handlers_template_load(f->config, f->list, name, language, &error);
+      mm_notice_template_load(f->config, f->list, name, language, &error);
   g_assert_no_error(error);
   g_assert_nonnull(text);
   return text;
@@ -62,7 +142,7 @@ test_builtin(void)
   }
   /* Names Mailman does not know are refused (they would name files). */
   g_autoptr(GError) error = NULL;
-  g_assert_null(mm_handlers_template_load(f.config, f.list, "../../etc/passwd",
+  g_assert_null(mm_notice_template_load(f.config, f.list, "../../etc/passwd",
                                           NULL, &error));
   g_assert_error(error, MM_ERROR, MM_ERROR_NOT_FOUND);
   fixture_clear(&f);
@@ -130,7 +210,7 @@ test_bad_files(void)
                        "list:user:notice:welcome.txt", NULL);
   g_assert_true(mm_mkdir_p(dir, 0700, NULL));
   g_autoptr(GError) error = NULL;
-  g_assert_null(mm_handlers_template_load(
+  g_assert_null(mm_notice_template_load(
       f.config, f.list, "list:user:notice:welcome", NULL, &error));
   g_assert_nonnull(error);
   fixture_clear(&f);
@@ -161,7 +241,7 @@ test_expand(void)
       {"ünïcode $name", "ünïcode Anne"},
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-    g_autofree char *out = mm_handlers_template_expand(cases[i].in, vars);
+    g_autofree char *out = mm_notice_template_expand(cases[i].in, vars);
     g_assert_cmpstr(out, ==, cases[i].out);
   }
 }
@@ -175,7 +255,7 @@ test_variables(void)
   g_assert_true(mm_store_list_set(f.store, f.list, "description",
                                   "A list for tests", &error));
   g_autoptr(GHashTable) vars =
-      mm_handlers_template_variables(f.config, f.list);
+      mm_notice_template_variables(f.config, f.list);
   static const struct {
     const char *name, *value;
   } expected[] = {
@@ -195,13 +275,74 @@ test_variables(void)
     g_assert_cmpstr(g_hash_table_lookup(vars, expected[i].name), ==,
                     expected[i].value);
   g_autofree char *footer = load(&f, "list:member:regular:footer", NULL);
-  g_autofree char *text = mm_handlers_template_expand(footer, vars);
+  g_autofree char *text = mm_notice_template_expand(footer, vars);
   g_assert_cmpstr(text, ==,
                   "_______________________________________________\n"
                   "Test mailing list: test@example.com\n"
                   "To leave this list, write to test-leave@example.com\n");
-  g_autoptr(GHashTable) site = mm_handlers_template_variables(f.config, NULL);
+  g_autoptr(GHashTable) site = mm_notice_template_variables(f.config, NULL);
   g_assert_cmpuint(g_hash_table_size(site), ==, 1);
+  fixture_clear(&f);
+}
+
+/* A notice is a complete message in virgin, its recipients in the
+ * metadata, its subject encoded, the original attached. */
+static void
+test_send(void)
+{
+  Fixture f;
+  g_autoptr(GError) error = NULL;
+  fixture_init(&f, NULL);
+  const char *recipients[] = {"anne@example.org", "bart@example.org", NULL};
+  const char *original = "From: x@example.org\nSubject: orig\n\nhello\n";
+  g_autoptr(GBytes) attachment = g_bytes_new_static(original,
+                                                    strlen(original));
+  json_t *extra = json_pack("{s:s}", "probe_token", "abc");
+  MmNotice notice = {
+      .list = f.list,
+      .recipients = recipients,
+      .from = "test-owner@example.com",
+      .subject = "Caf\xc3\xa9 notice",
+      .text = mm_notice_render(f.config, f.list, "list:user:notice:goodbye",
+                               NULL, NULL, &error),
+      .attachment = attachment,
+      .in_reply_to = "<orig@example.org>",
+      .extra_meta = extra,
+  };
+  g_assert_no_error(error);
+  g_assert_nonnull(strstr(notice.text, "\"Test\" mailing list"));
+  g_autofree char *id = mm_notice_send(f.config, &notice, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(id);
+  g_free((char *)notice.text);
+  json_decref(extra);
+
+  g_autofree char *path = g_strdup_printf(
+      "%s/virgin/%s.pck", mm_config_path(f.config, "queue_dir"), id);
+  g_autoptr(GBytes) bytes = NULL;
+  json_t *meta = NULL;
+  g_assert_true(mm_queue_file_read(path, &bytes, &meta, &error));
+  g_assert_cmpuint(json_array_size(json_object_get(meta, "recipients")), ==,
+                   2);
+  g_assert_cmpstr(json_string_value(json_object_get(meta, "listid")), ==,
+                  "test.example.com");
+  g_assert_cmpstr(json_string_value(json_object_get(meta, "probe_token")),
+                  ==, "abc");
+  g_assert_true(json_is_true(json_object_get(meta, "nodecorate")));
+  json_decref(meta);
+  gsize len = 0;
+  g_autofree char *text =
+      g_strndup(g_bytes_get_data(bytes, &len), g_bytes_get_size(bytes));
+  if (g_getenv("MM_SHOW_NOTICE"))
+    g_printerr("%s", text);
+  g_assert_nonnull(strstr(text, "Subject: =?UTF-8?B?Q2Fmw6k=?= notice"));
+  g_assert_nonnull(strstr(text, "Auto-Submitted: auto-generated"));
+  g_assert_nonnull(strstr(text, "Precedence: bulk"));
+  g_assert_nonnull(strstr(text, "In-Reply-To: <orig@example.org>"));
+  g_assert_nonnull(strstr(text, "To: anne@example.org, bart@example.org"));
+  g_assert_nonnull(strstr(text, "message/rfc822"));
+  g_assert_nonnull(strstr(text, "Subject: orig"));
+  g_assert_nonnull(strstr(text, "@example.com>"));  /* Message-ID host */
   fixture_clear(&f);
 }
 
@@ -209,10 +350,11 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add_func("/handlers/template/builtin", test_builtin);
-  g_test_add_func("/handlers/template/search-order", test_search_order);
-  g_test_add_func("/handlers/template/bad-files", test_bad_files);
-  g_test_add_func("/handlers/template/expand", test_expand);
-  g_test_add_func("/handlers/template/variables", test_variables);
+  g_test_add_func("/notice/template/builtin", test_builtin);
+  g_test_add_func("/notice/template/search-order", test_search_order);
+  g_test_add_func("/notice/template/bad-files", test_bad_files);
+  g_test_add_func("/notice/template/expand", test_expand);
+  g_test_add_func("/notice/template/variables", test_variables);
+  g_test_add_func("/notice/send", test_send);
   return g_test_run();
 }

@@ -9,13 +9,12 @@
  * exists we fall back to the texts below, written for this project
  * (Mailman's own wording is not copied).
  *
- * This file depends on config and storage only, so that it can move to a
- * module of its own below the domain modules when chains and commands
- * need it.
+ * It depends on config and storage only: every module that writes a
+ * notice (chains, handlers, commands, bounce) finds templates through it.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "handlers.h"
+#include "notice.h"
 
 #include <string.h>
 
@@ -45,17 +44,24 @@ static const BuiltinTemplate builtins[] = {
      "answers with the list of commands.  For anything else, write to\n"
      "$site_email.\n"},
     {"list:admin:action:post",
-     "A post to $listname is waiting for a moderator's decision.\n"
+     "A post to a list you moderate waits for your decision:\n"
      "\n"
      "    List:    $listname\n"
      "    From:    $sender_email\n"
      "    Subject: $subject\n"
      "\n"
-     "It was held for these reasons:\n"
+     "It was held because:\n"
      "\n"
      "$reasons\n"
      "\n"
-     "Please approve or reject it when you can.\n"},
+     "Decide with the mailman command (mailman held, mailman moderate), "
+     "or by mail: reply to\n"
+     "\n"
+     "    $confirm_address\n"
+     "\n"
+     "keeping the subject, with \"Approved: <the moderator password>\" as "
+     "the first line of the reply to let the post through.  A reply "
+     "without that line discards it.\n"},
     {"list:admin:action:subscribe",
      "A subscription to $listname needs a moderator's approval.\n"
      "\n"
@@ -153,21 +159,27 @@ static const BuiltinTemplate builtins[] = {
     {"list:user:notice:goodbye",
      "You have left the \"$display_name\" mailing list.\n"},
     {"list:user:notice:hold",
-     "Your message to $listname\n"
+     "Your message to $listname with the subject\n"
      "\n"
-     "    Subject: $subject\n"
+     "    $subject\n"
      "\n"
-     "waits for a moderator, because:\n"
+     "is waiting for a moderator of the list to look at it.  It was held "
+     "because:\n"
      "\n"
      "$reasons\n"
      "\n"
-     "You will hear back when it has been approved or rejected.  To\n"
-     "withdraw it, use the confirmation address of this message.\n"},
+     "You will either see it on the list or hear what the moderators "
+     "decided.  To withdraw the message instead, send an empty message "
+     "to\n"
+     "\n"
+     "    $confirm_address\n"},
     {"list:user:notice:no-more-today",
-     "Today we received $count messages from $sender_email and answered\n"
-     "them automatically.  To protect against mail loops, there will be no\n"
-     "more automatic answers to this address until tomorrow.  If you need\n"
-     "help, write to the list's owners at $owner_email.\n"},
+     "A message from $sender_email asked the $listname mailing list for an "
+     "automatic answer.  You have had $count automatic answers from this "
+     "list today already; to keep mail loops in check there will be no "
+     "more until tomorrow.\n"
+     "\n"
+     "Questions can go to the list owners at $owner_email.\n"},
     {"list:user:notice:post",
      "The $display_name mailing list received your message\n"
      "\n"
@@ -179,20 +191,22 @@ static const BuiltinTemplate builtins[] = {
      "address seems to bounce, so we check whether it still works.  You do\n"
      "not need to do anything.\n"},
     {"list:user:notice:refuse",
-     "The request you sent to $listname was refused by a list moderator:\n"
+     "A moderator of the $listname mailing list refused your request:\n"
      "\n"
      "    $request\n"
      "\n"
-     "Reason given:\n"
+     "The moderator's reason:\n"
      "\n"
-     "$reason\n"
+     "    \"$reason\"\n"
      "\n"
-     "Questions go to $owner_email.\n"},
-    {"list:user:notice:rejected", "Your message to $listname was rejected.\n"
-                                  "\n"
-                                  "$reasons\n"
-                                  "\n"
-                                  "Your original message is attached.\n"},
+     "Questions can go to the list owners at $owner_email.\n"},
+    {"list:user:notice:rejected",
+     "Your message to the $listname mailing list was not accepted, for "
+     "these reasons:\n"
+     "\n"
+     "$reasons\n"
+     "\n"
+     "Your message is attached as it was received.\n"},
     {"list:user:notice:warning",
      "Delivery of $listname to your address has been switched off because\n"
      "mail to it bounced too often.  Write to $owner_email to have it\n"
@@ -317,7 +331,7 @@ search(const MmConfig *config, const MmList *list, const char *name,
 }
 
 char *
-mm_handlers_template_load(const MmConfig *config, const MmList *list,
+mm_notice_template_load(const MmConfig *config, const MmList *list,
                           const char *name, const char *language,
                           GError **error)
 {
@@ -347,7 +361,7 @@ mm_handlers_template_load(const MmConfig *config, const MmList *list,
 }
 
 GHashTable *
-mm_handlers_template_variables(const MmConfig *config, const MmList *list)
+mm_notice_template_variables(const MmConfig *config, const MmList *list)
 {
   GHashTable *vars =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -383,8 +397,59 @@ mm_handlers_template_variables(const MmConfig *config, const MmList *list)
   return vars;
 }
 
+/* ---- wrap --------------------------------------------------------------- */
+
+static void
+fill_paragraph(GString *out, GPtrArray *words, guint column)
+{
+  guint width = 0;
+  for (guint i = 0; i < words->len; i++) {
+    const char *word = words->pdata[i];
+    guint len = (guint)g_utf8_strlen(word, -1);
+    if (width > 0 && width + 1 + len > column) {
+      g_string_append_c(out, '\n');
+      width = 0;
+    }
+    if (width > 0) {
+      g_string_append_c(out, ' ');
+      width++;
+    }
+    g_string_append(out, word);
+    width += len;
+  }
+  if (words->len > 0)
+    g_string_append_c(out, '\n');
+  g_ptr_array_set_size(words, 0);
+}
+
 char *
-mm_handlers_template_expand(const char *text, GHashTable *variables)
+mm_notice_wrap(const char *text, guint column)
+{
+  GString *out = g_string_new(NULL);
+  g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++) {
+    const char *line = *l;
+    if (line[0] == '\0' || line[0] == ' ' || line[0] == '\t') {
+      fill_paragraph(out, words, column);
+      /* The split leaves one empty string after a final newline. */
+      if (l[1] != NULL || line[0] != '\0') {
+        g_string_append(out, line);
+        g_string_append_c(out, '\n');
+      }
+      continue;
+    }
+    g_auto(GStrv) split = g_strsplit_set(line, " \t", -1);
+    for (char **w = split; *w != NULL; w++)
+      if ((*w)[0] != '\0')
+        g_ptr_array_add(words, g_strdup(*w));
+  }
+  fill_paragraph(out, words, column);
+  return g_string_free(out, FALSE);
+}
+
+char *
+mm_notice_template_expand(const char *text, GHashTable *variables)
 {
   GString *out = g_string_sized_new(strlen(text));
   const char *p = text;
