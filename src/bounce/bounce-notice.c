@@ -1,31 +1,135 @@
-/* The notice that forwards an unrecognised bounce (Mailman's maybe_forward
- * in app/bounces.py, an OwnerNotification).
+/* The notices of bounce processing (Mailman's app/notifications.py
+ * send_admin_disable_notice, send_admin_increment_notice,
+ * send_admin_removal_notice, send_user_disable_warning,
+ * send_goodbye_message, and app/bounces.py maybe_forward), all built and
+ * queued by the notice module from Mailman's template names.
  *
- * The bounce is attached byte for byte as message/rfc822; the notice is
- * built as text around it, never by re-serialising the bounce through a
- * MIME library.  The boundary is chosen so that it does not occur in the
- * bounce.  Line endings follow the bounce's first line, so the result does
- * not mix LF and CRLF.  The Subject is Mailman's, since site owners filter
- * on it; the explanation is our own wording.
+ * Owner notices are Mailman's OwnerNotification: from the site owner, To
+ * the list's -owner address, to the list's administrators (owners and
+ * moderators), envsender the site owner.  User notices come from the
+ * list's -bounces address.  Subjects are Mailman's, since people filter on
+ * them; the texts are the templates'.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#define MM_WITH_JANSSON
 #include "bounce-private.h"
 
 #include <string.h>
 
-#include "message.h"
+#include "base-log.h"
+#include "mm-autocleanups.h"
+#include "notice.h"
 
-/* A bounce bigger than this is attached as its header block only. */
-#define ATTACH_MAX MM_BOUNCE_PARSE_MAX_LEN
-
-static gboolean
-contains(const char *data, gsize len, const char *needle)
+GPtrArray *
+mm_bounce_administrators(MmStore *store, const MmList *list, GError **error)
 {
-  return memmem(data, len, needle, strlen(needle)) != NULL;
+  static const MmMemberRole roles[] = {MM_ROLE_OWNER, MM_ROLE_MODERATOR};
+  g_autoptr(GPtrArray) emails = g_ptr_array_new_with_free_func(g_free);
+
+  for (gsize r = 0; r < G_N_ELEMENTS(roles); r++) {
+    MmRosterQuery query = {.role = roles[r]};
+    g_autoptr(GPtrArray) roster =
+        mm_store_roster(store, list->list_id, &query, error);
+    if (roster == NULL)
+      return NULL;
+    for (guint i = 0; i < roster->len; i++) {
+      const MmMember *member = roster->pdata[i];
+      gboolean seen = FALSE;
+      for (guint e = 0; e < emails->len && !seen; e++)
+        seen = g_ascii_strcasecmp(emails->pdata[e], member->email) == 0;
+      if (!seen)
+        g_ptr_array_add(emails, g_strdup(member->email));
+    }
+  }
+  return g_steal_pointer(&emails);
 }
 
-/* The header block of @data (up to and including the empty line). */
+char *
+mm_bounce_format_address(const char *display_name, const char *email)
+{
+  /* Python's email.utils.formataddr: the bare address without a name; a
+   * name with specials is quoted, with " and \ escaped. */
+  if (display_name == NULL || *display_name == '\0')
+    return g_strdup(email);
+  gboolean quote = FALSE;
+  for (const char *p = display_name; *p != '\0'; p++)
+    if (strchr("()<>[]:;@\\,.\"", *p) != NULL)
+      quote = TRUE;
+  if (!quote)
+    return g_strdup_printf("%s <%s>", display_name, email);
+  GString *out = g_string_new("\"");
+  for (const char *p = display_name; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_c(out, '\\');
+    g_string_append_c(out, *p);
+  }
+  g_string_append_printf(out, "\" <%s>", email);
+  return g_string_free(out, FALSE);
+}
+
+gboolean
+mm_bounce_notice_owners(const MmConfig *config, MmStore *store,
+                        const MmList *list, const char *template_name,
+                        const char *subject, const char *const *extra,
+                        GBytes *attachment, GError **error)
+{
+  g_autoptr(GPtrArray) admins = mm_bounce_administrators(store, list, error);
+  if (admins == NULL)
+    return FALSE;
+  if (admins->len == 0) {
+    /* Mailman queues an OwnerNotification with no recipients, which goes
+     * nowhere; say so instead. */
+    mm_log_info("bounce", "List %s has no owners or moderators: no %s notice",
+                list->list_id, template_name);
+    return TRUE;
+  }
+  g_autofree char *text =
+      mm_notice_render(config, list, template_name, NULL, extra, error);
+  if (text == NULL)
+    return FALSE;
+  g_ptr_array_add(admins, NULL);
+  const char *site_owner = mm_config_get(config, "mailman", "site_owner");
+  g_autoptr(MmJson) meta = json_pack("{s:s}", "envsender", site_owner);
+  MmNotice notice = {
+      .list = list,
+      .recipients = (const char *const *)admins->pdata,
+      .from = site_owner,
+      .to = mm_list_setting(list, "owner_address"),
+      .subject = subject,
+      .text = text,
+      .attachment = attachment,
+      .extra_meta = meta,
+  };
+  g_autofree char *id = mm_notice_send(config, &notice, error);
+  return id != NULL;
+}
+
+gboolean
+mm_bounce_notice_user(const MmConfig *config, const MmList *list,
+                      const char *email, const char *language,
+                      const char *template_name, const char *subject,
+                      const char *const *extra, GError **error)
+{
+  g_autofree char *text =
+      mm_notice_render(config, list, template_name, language, extra, error);
+  if (text == NULL)
+    return FALSE;
+  const char *recipients[] = {email, NULL};
+  MmNotice notice = {
+      .list = list,
+      .recipients = recipients,
+      .from = mm_list_setting(list, "bounces_address"),
+      .to = email,
+      .subject = subject,
+      .text = text,
+  };
+  g_autofree char *id = mm_notice_send(config, &notice, error);
+  return id != NULL;
+}
+
+/* The header block of @data (up to and including the empty line), for a
+ * bounce too big to attach whole. */
 static gsize
 header_block_len(const char *data, gsize len)
 {
@@ -39,98 +143,73 @@ header_block_len(const char *data, gsize len)
   return MIN(len, 64u * 1024u);
 }
 
-GBytes *
-mm_bounce_notice_unrecognized(const char *fqdn_listname,
-                              const char *site_owner, const char *to_header,
-                              gboolean to_site_owner, GBytes *bounce)
+gboolean
+mm_bounce_forward_unrecognized(const MmConfig *config, MmStore *store,
+                               const MmList *list, GBytes *raw,
+                               gboolean *discarded_out, GError **error)
 {
-  gsize len = 0;
-  const char *data = g_bytes_get_data(bounce, &len);
-  if (data == NULL)
-    data = "";
+  const char *disposition =
+      mm_list_setting(list, "forward_unrecognized_bounces_to");
+  const char *site_owner = mm_config_get(config, "mailman", "site_owner");
 
-  const char *first_lf = memchr(data, '\n', len);
-  const char *eol =
-      (first_lf != NULL && first_lf > data && first_lf[-1] == '\r') ? "\r\n"
-                                                                     : "\n";
-  gsize attach_len = len;
-  gboolean truncated = FALSE;
-  if (len > ATTACH_MAX) {
-    attach_len = header_block_len(data, len);
-    truncated = TRUE;
+  if (discarded_out != NULL)
+    *discarded_out = FALSE;
+  if (disposition != NULL && g_str_equal(disposition, "discard")) {
+    if (discarded_out != NULL)
+      *discarded_out = TRUE;
+    return TRUE;
   }
 
-  g_autofree char *boundary = NULL;
-  do {
-    g_free(boundary);
-    boundary = g_strdup_printf("===============%08x%08x==", g_random_int(),
-                               g_random_int());
-  } while (contains(data, attach_len, boundary));
-
-  /* RFC 2046 5.2.1: message/rfc822 allows 7bit, 8bit or binary only. */
-  const char *encoding = "7bit";
-  for (gsize i = 0; i < attach_len; i++) {
-    if (data[i] == '\0') {
-      encoding = "binary";
-      break;
+  gboolean to_site_owner =
+      disposition != NULL && g_str_equal(disposition, "site_owner");
+  g_autoptr(GPtrArray) recipients = NULL;
+  if (!to_site_owner) {
+    recipients = mm_bounce_administrators(store, list, error);
+    if (recipients == NULL)
+      return FALSE;
+    if (recipients->len == 0) {
+      /* Mailman would queue a notice with no recipients and the bounce
+       * would be lost. */
+      mm_log_info("bounce",
+                  "List %s has no owners or moderators; forwarding the "
+                  "unrecognized bounce to the site owner",
+                  list->list_id);
+      to_site_owner = TRUE;
     }
-    if ((guchar)data[i] >= 0x80)
-      encoding = "8bit";
   }
+  if (to_site_owner) {
+    g_clear_pointer(&recipients, g_ptr_array_unref);
+    recipients = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(recipients, g_strdup(site_owner));
+  }
+  g_ptr_array_add(recipients, NULL);
 
-  const char *at = strrchr(fqdn_listname, '@');
-  g_autofree char *msgid =
-      mm_message_id_new(at != NULL ? at + 1 : NULL, NULL);
-  if (msgid == NULL)
-    msgid = mm_message_id_new(NULL, NULL);
-  g_autoptr(GDateTime) now = g_date_time_new_now_local();
-  g_autofree char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
+  g_autofree char *text = mm_notice_render(
+      config, list, "list:admin:notice:unrecognized", NULL, NULL, error);
+  if (text == NULL)
+    return FALSE;
 
-  GString *out = g_string_sized_new(attach_len + 2048);
-  g_string_append_printf(out, "From: %s%s", site_owner, eol);
-  g_string_append_printf(out, "To: %s%s", to_header, eol);
-  g_string_append_printf(out, "Subject: Uncaught bounce notification%s", eol);
-  g_string_append_printf(out, "Date: %s%s", date, eol);
-  g_string_append_printf(out, "Message-ID: %s%s", msgid, eol);
-  g_string_append_printf(out, "MIME-Version: 1.0%s", eol);
-  g_string_append_printf(out,
-                         "Content-Type: multipart/mixed; boundary=\"%s\"%s",
-                         boundary, eol);
-  g_string_append_printf(out, "Precedence: bulk%s", eol);
-  g_string_append_printf(out, "Auto-Submitted: auto-generated%s%s", eol, eol);
+  gsize len = 0;
+  const char *data = g_bytes_get_data(raw, &len);
+  g_autoptr(GBytes) attachment =
+      len > MM_BOUNCE_PARSE_MAX_LEN
+          ? g_bytes_new(data, header_block_len(data, len))
+          : g_bytes_ref(raw);
 
-  g_string_append_printf(out, "--%s%s", boundary, eol);
-  g_string_append_printf(out, "Content-Type: text/plain; charset=\"us-ascii\"%s",
-                         eol);
-  g_string_append_printf(out, "Content-Transfer-Encoding: 7bit%s%s", eol, eol);
-  g_string_append_printf(
-      out,
-      "A message arrived at the bounce address of the mailing list%s"
-      "%s.%s"
-      "It could not be read as a delivery failure report: either its%s"
-      "format is not one the server knows, or it names no address that%s"
-      "belongs to a member.%s%s"
-      "The list is set up to pass such messages on to %s%s"
-      "(setting forward_unrecognized_bounces_to), so here it is, attached%s"
-      "as it was received.%s",
-      eol, fqdn_listname, eol, eol, eol, eol, eol,
-      to_site_owner ? "the site administrator" : "its administrators", eol,
-      eol, eol);
-  if (truncated)
-    g_string_append_printf(out,
-                           "%sIt was too big to attach whole; only its "
-                           "header is attached.%s",
-                           eol, eol);
-  g_string_append_printf(out, "%s--%s%s", eol, boundary, eol);
-  g_string_append_printf(out, "Content-Type: message/rfc822%s", eol);
-  g_string_append_printf(out, "Content-Disposition: inline%s", eol);
-  g_string_append_printf(out, "Content-Transfer-Encoding: %s%s%s", encoding,
-                         eol, eol);
-  g_string_append_len(out, data, (gssize)attach_len);
-  if (attach_len > 0 && data[attach_len - 1] != '\n')
-    g_string_append(out, eol);
-  g_string_append_printf(out, "--%s--%s", boundary, eol);
-
-  gsize out_len = out->len;
-  return g_bytes_new_take(g_string_free(out, FALSE), out_len);
+  const char *owner_address = mm_list_setting(list, "owner_address");
+  g_autoptr(MmJson) meta = json_pack("{s:s}", "envsender", site_owner);
+  MmNotice notice = {
+      .list = list,
+      .recipients = (const char *const *)recipients->pdata,
+      .from = site_owner,
+      .to = to_site_owner || owner_address == NULL || *owner_address == '\0'
+                ? site_owner
+                : owner_address,
+      .subject = "Uncaught bounce notification",
+      .text = text,
+      .attachment = attachment,
+      .extra_meta = meta,
+  };
+  g_autofree char *id = mm_notice_send(config, &notice, error);
+  return id != NULL;
 }

@@ -146,3 +146,30 @@ char *mm_bounce_domain_normalize(const char *domain);
 const char *mm_bounce_skip_space(const char *line);
 /* TRUE if @line holds nothing but spaces and tabs. */
 gboolean mm_bounce_line_blank(const char *line);
+
+/* ---- notices (bounce-notice.c) --------------------------------------------- */
+
+/* Mailman's mlist.administrators: owners then moderators, each address
+ * once (GPtrArray of char*, transfer full), or NULL with @error. */
+GPtrArray *mm_bounce_administrators(MmStore *store, const MmList *list,
+                                    GError **error);
+
+/* Python's email.utils.formataddr((display_name, email)).  Transfer
+ * full. */
+char *mm_bounce_format_address(const char *display_name, const char *email);
+
+/* Queues Mailman's OwnerNotification: template @template_name for @list
+ * with @extra (NULL-terminated name, value pairs; may be NULL), subject
+ * @subject, @attachment (may be NULL) attached, to the administrators.
+ * A list without any is logged and not an error. */
+gboolean mm_bounce_notice_owners(const MmConfig *config, MmStore *store,
+                                 const MmList *list, const char *template_name,
+                                 const char *subject, const char *const *extra,
+                                 GBytes *attachment, GError **error);
+
+/* Queues Mailman's UserNotification from the list's -bounces address to
+ * @email, template @template_name in @language (may be NULL). */
+gboolean mm_bounce_notice_user(const MmConfig *config, const MmList *list,
+                               const char *email, const char *language,
+                               const char *template_name, const char *subject,
+                               const char *const *extra, GError **error);

@@ -2,11 +2,12 @@
  * model/member.py memberships_pending_warning/removal) as pure functions
  * over one member's state.
  *
- * No clock is read here: the event carries its time and the periodic step
- * gets "now", so a test drives months of bounces in microseconds.  The
- * caller loads the state, calls these, performs the returned actions
- * (notices, probe, status change, removal) and stores the state; the
- * storage for that is a later step.
+ * The scoring functions read no clock (the two clocks at the end are for
+ * their callers): the event carries its time and the periodic step gets
+ * "now", so a test drives months of bounces in microseconds.  The
+ * caller (bounce-process.c) loads the state, calls these, performs the
+ * returned actions (notices, probe, status change, removal) and stores the
+ * state.
  *
  * Time rules kept from Mailman: "the same day" compares UTC calendar dates
  * (Mailman stores naive UTC datetimes and compares .date()); "stale" is
@@ -166,4 +167,26 @@ gint64
 mm_bounce_clock_system(gpointer data)
 {
   return g_get_real_time();
+}
+
+gint64
+mm_bounce_clock_runner(gpointer data)
+{
+  /* Test only (see bounce.h): sites never set MAILMAN_TEST_NOW. */
+  const char *text = g_getenv("MAILMAN_TEST_NOW");
+  if (text == NULL || *text == '\0')
+    return g_get_real_time();
+
+  char *end = NULL;
+  double seconds = g_ascii_strtod(text, &end);
+  if (end != NULL && end != text && *end == '\0' && seconds >= 0 &&
+      seconds < 1e11)
+    return (gint64)(seconds * G_USEC_PER_SEC);
+
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+  g_autoptr(GDateTime) time = g_date_time_new_from_iso8601(text, utc);
+  if (time == NULL)
+    return g_get_real_time();
+  return g_date_time_to_unix(time) * G_USEC_PER_SEC +
+         g_date_time_get_microsecond(time);
 }

@@ -14,14 +14,22 @@
  * text, lines, line length): any byte string is a valid input and yields at
  * worst "nothing found".
  *
- * This module does not log and does not touch the database; the bounces
- * runner decides and logs, and reads the list settings it passes in here.
+ * Detection does not log and does not touch the database.  Events,
+ * scoring and what follows from it (bounce-event.c, bounce-process.c,
+ * bounce-probe.c, bounce-notice.c) read and write the database through
+ * storage-bounces.h, queue notices with notice.h, and log to "bounce" with
+ * Mailman's lines: they decide what happens to a member, so they are the
+ * layer that logs.  The scoring rules themselves are pure functions
+ * (bounce-score.c).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
 
 #include <glib.h>
+
+#include "config.h"
+#include "storage.h"
 
 /* ---- Parsing and detection ------------------------------------------ */
 
@@ -192,43 +200,15 @@ typedef struct {
 void mm_bounce_event_free(MmBounceEvent *event);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmBounceEvent, mm_bounce_event_free)
 
-/* The directory that holds unprocessed events until the bounceevent table
- * exists: $data_dir/bounce-events.  @data_dir is the layout's data_dir. */
-char *mm_bounce_event_dir(const char *data_dir);
-
-/* Records @event durably as one JSON file in @dir (created when missing):
- * "<10-digit seconds>.<6-digit usec>-<16 hex>.json", written with
- * mm_file_write_atomic, so a file under its final name is complete and
- * names sort by time.  The JSON object has Mailman's bounceevent columns:
- * list_id, email, timestamp ("YYYY-MM-DDTHH:MM:SS.ffffff", UTC), message_id
- * (null when unknown), context ("normal"/"probe"), processed (false).
- * When @message is not NULL it is also kept once per Message-ID as
- * @dir/messages/<Message-ID-Hash>.eml, for the notices that attach it
- * (Mailman keeps it in its message store).  Returns FALSE with @error
- * (MM_ERROR) when a write fails. */
-gboolean mm_bounce_event_record(const char *dir, const MmBounceEvent *event,
-                                GBytes *message, GError **error);
-
-/* Reads the events in @dir, oldest first, as MmBounceEvent (transfer full,
- * with free func).  Files that cannot be read or parsed are skipped and
- * their names appended to @bad (may be NULL).  Each file is read with a
- * 64 KiB bound.  A missing directory is an empty list.  NULL with @error
- * only when the directory cannot be listed. */
-GPtrArray *mm_bounce_event_list(const char *dir, GPtrArray *bad,
+/* Records @event as an unprocessed bounceevent row (Mailman's
+ * BounceProcessor.register; event->processed is ignored).  When @message
+ * is not NULL and the event has a Message-ID, the bounce is also kept in
+ * the message store under @messages_dir (once per Message-ID), for the
+ * owner notices and the probe that attach it.  FALSE with @error
+ * (MM_STORE_ERROR, or MM_ERROR when the message file cannot be written). */
+gboolean mm_bounce_event_record(MmStore *store, const char *messages_dir,
+                                const MmBounceEvent *event, GBytes *message,
                                 GError **error);
-
-/* ---- The notice for unrecognised bounces ------------------------------ */
-
-/* Builds Mailman's "Uncaught bounce notification" (maybe_forward): a
- * multipart/mixed message from @site_owner to @to_header (the list's owner
- * address, or the site owner), with a short explanation naming
- * @fqdn_listname and @bounce attached as message/rfc822 (its header block
- * only, when the bounce is too big to attach whole).  @to_site_owner picks
- * the wording.  Returns the message bytes (transfer full). */
-GBytes *mm_bounce_notice_unrecognized(const char *fqdn_listname,
-                                      const char *site_owner,
-                                      const char *to_header,
-                                      gboolean to_site_owner, GBytes *bounce);
 
 /* ---- Scoring (Mailman's BounceProcessor), pure functions -------------- */
 
@@ -311,3 +291,104 @@ void mm_bounce_member_state_reset(MmBounceMemberState *state);
  * own.  Returns unix time in microseconds. */
 typedef gint64 (*MmBounceClock)(gpointer data);
 gint64 mm_bounce_clock_system(gpointer data);
+
+/* The runner's clock: the system clock, unless the environment variable
+ * MAILMAN_TEST_NOW holds a time, as unix seconds ("1714564800", fractions
+ * allowed) or ISO 8601 with a zone ("2024-05-01T12:00:00Z").  TEST ONLY:
+ * integration tests move a runner through weeks of bounces with it; sites
+ * never set it.  Read at every call; a value that does not parse is
+ * ignored. */
+gint64 mm_bounce_clock_runner(gpointer data);
+
+/* ---- Processing: Mailman's BounceProcessor over the database ----------- */
+
+/* What the processing functions work with (borrowed). */
+typedef struct {
+  const MmConfig *config;
+  MmStore *store;
+  MmBounceClock clock; /* NULL: the system clock */
+  gpointer clock_data;
+} MmBounceProcessor;
+
+/* Fills @policy from @list's settings (process_bounces,
+ * bounce_score_threshold, bounce_info_stale_after, ...) and [mta]
+ * verp_probes, each falling back to Mailman's default when unset or
+ * unreadable. */
+void mm_bounce_policy_from_list(MmBouncePolicy *policy,
+                                const MmConfig *config, const MmList *list);
+
+/* Mailman's _process_events: every unprocessed event, oldest first, each
+ * in its own transaction (claimed, so that two processes never score one
+ * event twice): an event for a list or member that is gone is dropped
+ * ("Bounce message for a non subscriber"); on a list with process_bounces
+ * off it is marked processed and nothing else happens; otherwise
+ * mm_bounce_score_event() decides and this function saves the state,
+ * disables delivery (by_bounces), sends the probe and queues the owner
+ * notices (list:admin:notice:increment and :disable with the bounce
+ * attached when the message store still has it).  The member hears about
+ * the disabling from the first warning, which mm_bounce_process_warnings()
+ * sends at once.  A notice is queued before its transaction commits: a
+ * crash in between sends it again with the retried event (at least once).
+ * Sets @n_out (may be NULL) to the number of events processed.  FALSE
+ * with @error when the database or the queue fails; the event in hand
+ * stays unprocessed and the rest wait for the next call. */
+gboolean mm_bounce_process_events(const MmBounceProcessor *processor,
+                                  guint *n_out, GError **error);
+
+/* Mailman's send_warnings_and_remove at the processor's "now": for every
+ * member disabled by bounces on a list that processes bounces,
+ * mm_bounce_score_tick() decides; a warning is list:user:notice:warning to
+ * the member, a removal unsubscribes the member, sends the goodbye
+ * (list:user:notice:goodbye, always, as Mailman) and either
+ * list:admin:notice:removal (bounce_notify_owner_on_removal) or, when the
+ * list has admin_notify_mchanges, list:admin:notice:unsubscribe.  One
+ * transaction per member.  FALSE with @error as above. */
+gboolean mm_bounce_process_warnings(const MmBounceProcessor *processor,
+                                    GError **error);
+
+/* Re-enables @email on @list_id (the admin's `mailman reenable`, or a
+ * member who asks): its bounce information is cleared and, when its own
+ * delivery status is by_bounces, delivery is enabled; one transaction.
+ * @was_disabled_out (may be NULL) says whether it was disabled by
+ * bounces.  NOT_FOUND (MM_STORE_ERROR) when @email is not a member. */
+gboolean mm_bounce_member_reenable(MmStore *store, const char *list_id,
+                                   const char *email,
+                                   gboolean *was_disabled_out, GError **error);
+
+/* ---- VERP probes (Mailman's send_probe and ProbeVERP) ------------------ */
+
+/* How long a probe token lives: Mailman's PENDABLE_LIFETIME, 10 days. */
+#define MM_BOUNCE_PROBE_LIFETIME_SEC (10 * 24 * 3600)
+
+/* Sends a probe to @email, a member of @list: a pending of type "probe"
+ * with the member's member_id and @message_id (may be NULL), whose token
+ * goes into the envelope sender built from [mta] verp_probe_format; the
+ * text is list:user:notice:probe with @dsn (may be NULL) attached, queued
+ * in virgin with metadata sender, verp false and probe_token, so that a
+ * bounce of the probe, by DSN or by SMTP refusal, names the token.
+ * Returns the token (transfer full) or NULL with @error. */
+char *mm_bounce_probe_send(const MmConfig *config, MmStore *store,
+                           const MmList *list, const char *email,
+                           const char *message_id, GBytes *dsn,
+                           GError **error);
+
+/* Resolves (and uses up) probe token @token: the address of the member
+ * it was sent to when that member is still on @list, else NULL.  A
+ * database failure is NULL with @error; an unknown, expired or used token,
+ * or one that is not a probe's, is NULL without. */
+char *mm_bounce_probe_resolve(MmStore *store, const MmList *list,
+                              const char *token, GError **error);
+
+/* ---- Notices ------------------------------------------------------------ */
+
+/* Mailman's maybe_forward: passes an unrecognised bounce @raw on as
+ * forward_unrecognized_bounces_to says: "administrators" (owners and
+ * moderators; the site owner when there are none, so it is never lost),
+ * "site_owner", or "discard" (nothing is queued, @discarded_out TRUE).
+ * The notice is list:admin:notice:unrecognized with the bounce attached
+ * (its header block only when it is over MM_BOUNCE_PARSE_MAX_LEN).
+ * Returns FALSE with @error when the notice cannot be queued. */
+gboolean mm_bounce_forward_unrecognized(const MmConfig *config,
+                                        MmStore *store, const MmList *list,
+                                        GBytes *raw, gboolean *discarded_out,
+                                        GError **error);

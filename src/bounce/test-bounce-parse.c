@@ -1,12 +1,11 @@
 /* Unit tests of the pieces under the detectors: address normalisation,
- * DSN field parsing edge cases, hostile input, events on disk and the
- * unrecognised-bounce notice.
+ * DSN field parsing edge cases and hostile input.  Events and notices are
+ * in test-bounce-process.c.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "bounce.h"
 
-#include <glib/gstdio.h>
 #include <string.h>
 
 static MmBounceScan *
@@ -358,134 +357,6 @@ test_auto_reply(void)
   }
 }
 
-/* ---- events ---------------------------------------------------------------- */
-
-static void
-rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-      !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
-static void
-test_events(void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *tmp = g_dir_make_tmp("bounce-events-XXXXXX", &error);
-  g_assert_no_error(error);
-  g_autofree char *dir = mm_bounce_event_dir(tmp);
-  g_autoptr(GBytes) bounce = g_bytes_new_static("Subject: b\n\nbody\n", 17);
-
-  MmBounceEvent first = {.list_id = "test.example.org",
-                         .email = "anne@example.com",
-                         .timestamp_usec = G_GINT64_CONSTANT(1714564800123456),
-                         .message_id = "<b1@mx.example.net>",
-                         .context = MM_BOUNCE_CONTEXT_NORMAL};
-  MmBounceEvent second = first;
-  second.email = "bob@example.com";
-  second.timestamp_usec += G_USEC_PER_SEC;
-  second.context = MM_BOUNCE_CONTEXT_PROBE;
-  second.message_id = NULL;
-  g_assert_true(mm_bounce_event_record(dir, &second, NULL, &error));
-  g_assert_no_error(error);
-  g_assert_true(mm_bounce_event_record(dir, &first, bounce, &error));
-  g_assert_no_error(error);
-  /* Same message again: kept once. */
-  g_assert_true(mm_bounce_event_record(dir, &first, bounce, &error));
-
-  /* A broken file is reported, not fatal. */
-  g_autofree char *junk = g_build_filename(dir, "0000000000.000000-x.json",
-                                           NULL);
-  g_assert_true(g_file_set_contents(junk, "{not json", -1, NULL));
-
-  g_autoptr(GPtrArray) bad = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GPtrArray) events = mm_bounce_event_list(dir, bad, &error);
-  g_assert_no_error(error);
-  g_assert_cmpuint(bad->len, ==, 1);
-  g_assert_cmpuint(events->len, ==, 3);
-  MmBounceEvent *e0 = events->pdata[0];
-  MmBounceEvent *e2 = events->pdata[2];
-  g_assert_cmpstr(e0->email, ==, "anne@example.com");
-  g_assert_cmpint(e0->timestamp_usec, ==, first.timestamp_usec);
-  g_assert_cmpstr(e0->message_id, ==, "<b1@mx.example.net>");
-  g_assert_cmpint(e0->context, ==, MM_BOUNCE_CONTEXT_NORMAL);
-  g_assert_false(e0->processed);
-  g_assert_cmpstr(e2->email, ==, "bob@example.com");
-  g_assert_null(e2->message_id);
-  g_assert_cmpint(e2->context, ==, MM_BOUNCE_CONTEXT_PROBE);
-
-  /* The JSON a later migration reads. */
-  g_autoptr(GDir) listing = g_dir_open(dir, 0, NULL);
-  const char *name;
-  guint messages = 0;
-  while ((name = g_dir_read_name(listing)) != NULL)
-    if (g_str_equal(name, "messages")) {
-      g_autofree char *sub = g_build_filename(dir, name, NULL);
-      g_autoptr(GDir) inner = g_dir_open(sub, 0, NULL);
-      while (g_dir_read_name(inner) != NULL)
-        messages++;
-    }
-  g_assert_cmpuint(messages, ==, 1);
-
-  g_autoptr(GPtrArray) none = mm_bounce_event_list("/nonexistent/dir", NULL,
-                                                   &error);
-  g_assert_no_error(error);
-  g_assert_cmpuint(none->len, ==, 0);
-
-  rm_rf(tmp);
-}
-
-/* ---- the notice ------------------------------------------------------------ */
-
-static void
-test_notice(void)
-{
-  const char *raw = "From: someone@example.net\r\nSubject: odd\r\n\r\n"
-                    "caf\xc3\xa9\r\n";
-  g_autoptr(GBytes) bounce = g_bytes_new(raw, strlen(raw));
-  g_autoptr(GBytes) notice = mm_bounce_notice_unrecognized(
-      "test@lists.example.org", "admin@example.org",
-      "test-owner@lists.example.org", FALSE, bounce);
-  gsize len = 0;
-  const char *data = g_bytes_get_data(notice, &len);
-  g_autofree char *text = g_strndup(data, len);
-
-  g_assert_true(g_str_has_prefix(text, "From: admin@example.org\r\n"
-                                       "To: test-owner@lists.example.org\r\n"
-                                       "Subject: Uncaught bounce "
-                                       "notification\r\n"));
-  g_assert_nonnull(strstr(text, "Content-Type: message/rfc822\r\n"));
-  g_assert_nonnull(strstr(text, "Content-Transfer-Encoding: 8bit\r\n"));
-  g_assert_nonnull(strstr(text, raw));
-  g_assert_nonnull(strstr(text, "its administrators"));
-  /* No bare LF: the bounce used CRLF. */
-  for (gsize i = 0; i < len; i++)
-    if (data[i] == '\n')
-      g_assert_cmpint(data[i - 1], ==, '\r');
-
-  /* The attached bounce is not read as a report of the notice's own. */
-  g_autoptr(MmBounceMessage) message = mm_bounce_message_parse(notice);
-  g_autoptr(MmBounceScan) scan = mm_bounce_scan(message);
-  g_assert_cmpuint(scan->permanent->len + scan->temporary->len, ==, 0);
-
-  g_autoptr(GBytes) to_site = mm_bounce_notice_unrecognized(
-      "test@lists.example.org", "admin@example.org", "admin@example.org",
-      TRUE, bounce);
-  g_autofree char *site_text =
-      g_strndup(g_bytes_get_data(to_site, NULL), g_bytes_get_size(to_site));
-  g_assert_nonnull(strstr(site_text, "the site administrator"));
-}
-
 int
 main(int argc, char **argv)
 {
@@ -498,7 +369,5 @@ main(int argc, char **argv)
   g_test_add_func("/bounce/parse/deep-and-wide", test_deep_and_wide);
   g_test_add_func("/bounce/parse/hostile-lines", test_hostile_lines);
   g_test_add_func("/bounce/auto-reply", test_auto_reply);
-  g_test_add_func("/bounce/events", test_events);
-  g_test_add_func("/bounce/notice", test_notice);
   return g_test_run();
 }

@@ -82,3 +82,5 @@ int mm_cli_runner(MmCli *cli, int argc, char **argv);
 int mm_cli_held(MmCli *cli, int argc, char **argv);
 int mm_cli_moderate(MmCli *cli, int argc, char **argv);
 int mm_cli_scan_bounce(MmCli *cli, int argc, char **argv);
+int mm_cli_bounces(MmCli *cli, int argc, char **argv);
+int mm_cli_reenable(MmCli *cli, int argc, char **argv);

@@ -254,6 +254,13 @@ run_queue(const MmConfig *config, const char *name, const MmRunnerClass *klass,
           goto out;
       }
     }
+    /* A queue runner with periodic work (bounce scoring) does it after
+     * every pass, as Mailman's _do_periodic(). */
+    if (klass->handler != NULL && klass->periodic != NULL) {
+      g_autoptr(GError) periodic_error = NULL;
+      if (!klass->periodic(&ctx, &periodic_error))
+        mm_log_error("error", "runner %s: %s", name, periodic_error->message);
+    }
     if (once)
       goto out;
     /* Sleep only after a pass that found nothing, as Mailman's runners. */

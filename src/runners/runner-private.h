@@ -80,6 +80,9 @@ MmRunnerResult mm_runner_handle_bounces(MmRunnerContext *ctx,
 MmRunnerResult mm_runner_handle_command(MmRunnerContext *ctx,
                                         MmQueueEntry *entry, GError **error);
 
+/* The bounce runner's scoring pass (runner-bounces.c). */
+gboolean mm_runner_bounces_periodic(MmRunnerContext *ctx, GError **error);
+
 /* The task runner's work (runner-task.c). */
 gboolean mm_runner_task_run(MmRunnerContext *ctx, GError **error);
 

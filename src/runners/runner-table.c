@@ -38,7 +38,7 @@ static const MmRunnerClass classes[] = {
     {"mailman.runners.outgoing.OutgoingRunner", MM_RUNNER_KIND_QUEUE, NULL,
      NULL},
     {"mailman.runners.bounce.BounceRunner", MM_RUNNER_KIND_QUEUE,
-     mm_runner_handle_bounces, NULL},
+     mm_runner_handle_bounces, NULL, mm_runner_bounces_periodic},
     {"mailman.runners.command.CommandRunner", MM_RUNNER_KIND_QUEUE, NULL,
      NULL},
     {"mailman.runners.digest.DigestRunner", MM_RUNNER_KIND_QUEUE, NULL, NULL},

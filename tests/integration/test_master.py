@@ -116,8 +116,10 @@ class Master(unittest.TestCase):
         self.site.run("inject", "crash@example.com", stdin=MSG)
         wait_for(lambda: len(self.site.queue_files("shunt")) == 1, timeout=60,
                  what="the entry to be shunted")
+        # The copy lands in shunt just before the .bak is unlinked.
+        wait_for(lambda: self.site.queue_files("in", ".bak") == [],
+                 what="the .bak to go")
         self.assertEqual(self.site.queue_files("in"), [])
-        self.assertEqual(self.site.queue_files("in", ".bak"), [])
         self.assertEqual(self.site.queue_files("out"), [])
         shunted = self.site.path("queue", "shunt", self.site.queue_files("shunt")[0])
         dump = self.site.run("qfile", shunted).stdout
