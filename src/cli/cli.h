@@ -82,5 +82,8 @@ int mm_cli_runner(MmCli *cli, int argc, char **argv);
 int mm_cli_held(MmCli *cli, int argc, char **argv);
 int mm_cli_moderate(MmCli *cli, int argc, char **argv);
 int mm_cli_scan_bounce(MmCli *cli, int argc, char **argv);
+int mm_cli_requests(MmCli *cli, int argc, char **argv);
+int mm_cli_notify(MmCli *cli, int argc, char **argv);
+int mm_cli_send_notice(MmCli *cli, int argc, char **argv);
 int mm_cli_bounces(MmCli *cli, int argc, char **argv);
 int mm_cli_reenable(MmCli *cli, int argc, char **argv);

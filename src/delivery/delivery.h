@@ -12,10 +12,19 @@
  *               [mta] delivery_retry_period: a bounce event is written;
  *   retried     any other failure (4xx, 552, lost connection, timeout,
  *               refused connection): the recipient goes into a new "retry"
- *               entry with deliver_until and deliver_after (back-off).
+ *               entry with deliver_until and deliver_after (back-off);
+ *   dropped     connection-level failures (444, 421) still failing after
+ *               delivery_retry_period: logged to "smtp" and given up, as
+ *               Mailman gives up, since they say nothing about the member.
+ * Per recipient, individual delivery sets To: (personalize full, with the
+ * member's display name) and X-Mailman-Copy (metadata "add-dup-header"),
+ * as mailman/mta/personalized.py and verp.py do.
+ * XXX: per-recipient header/footer decoration and ARC sealing of
+ * personalized lists (mailman/mta/decorating.py, arc_signing.py) are not
+ * done here: they need the handlers module's decorator.
  *
  * Bounce events (for the bounce runner, which owns scoring) are one entry
- * per delivered message in the "bounces" queue: the message is a short
+ * per out-queue entry in the "bounces" queue: the message is a short
  * plain-text report ("SMTP Delivery Failure", as Mailman's fake DSN), and
  * the metadata says what happened, so that the bounce runner never needs
  * to parse the text:

@@ -134,9 +134,13 @@ mm_notice_message(const MmNotice *notice, GError **error)
   g_mime_message_set_date(message, now);
 
   GMimeObject *object = GMIME_OBJECT(message);
-  g_mime_object_append_header(object, "Precedence", "bulk", NULL);
+  if (!notice->no_precedence)
+    g_mime_object_append_header(object, "Precedence", "bulk", NULL);
   g_mime_object_append_header(object, "Auto-Submitted", "auto-generated",
                               NULL);
+  for (const char *const *h = notice->extra_headers; h != NULL && h[0] != NULL;
+       h += 2)
+    g_mime_object_append_header(object, h[0], h[1] != NULL ? h[1] : "", NULL);
   if (notice->in_reply_to != NULL)
     g_mime_object_append_header(object, "In-Reply-To", notice->in_reply_to,
                                 NULL);

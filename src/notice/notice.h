@@ -65,6 +65,11 @@ typedef struct {
   GBytes *const *attachments;   /* optional further messages, NULL-terminated,
                                    attached after @attachment */
   const char *in_reply_to;      /* optional Message-ID being answered */
+  gboolean no_precedence;       /* leave out "Precedence: bulk" (Mailman
+                                   sends confirmation requests and probes
+                                   without it) */
+  const char *const *extra_headers; /* optional NULL-terminated name, value
+                                       pairs (ASCII), e.g. X-No-Archive */
   json_t *extra_meta;           /* optional extra queue metadata (borrowed) */
 } MmNotice;
 

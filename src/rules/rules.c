@@ -159,6 +159,9 @@ mm_rules_part_text(GMimePart *part)
   GByteArray *bytes = stream_read_all(decoded);
   gsize len = bytes->len;
   g_autofree char *data = (char *)g_byte_array_free(bytes, FALSE);
+  /* An empty part: GLib hands back no buffer at all. */
+  if (len == 0 || data == NULL)
+    return g_strdup("");
 
   const char *charset =
       g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");

@@ -226,6 +226,12 @@ run_queue(const MmConfig *config, const char *name, const MmRunnerClass *klass,
         handled++;
 
         MmRunnerResult result = klass->handler(&ctx, entry, &error);
+        if (result == MM_RUNNER_KEEP && error != NULL) {
+          /* Kept for a passing trouble (a busy database): say what, once. */
+          mm_log_warning("runner", "runner %s: keeping %s for later: %s",
+                         name, id, error->message);
+          g_clear_error(&error);
+        }
         if (result == MM_RUNNER_KEEP) {
           g_autofree char *again =
               mm_queue_enqueue(queue, mm_queue_entry_message(entry),
