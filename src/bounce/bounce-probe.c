@@ -104,6 +104,9 @@ mm_bounce_probe_send(const MmConfig *config, MmStore *store,
       .text = text,
       .attachment = dsn,
       .extra_meta = meta,
+      /* Mailman sends probes without Precedence: bulk, so that the
+       * recipient's server treats it as ordinary mail and bounces it. */
+      .no_precedence = TRUE,
   };
   g_autofree char *id = mm_notice_send(config, &notice, error);
   if (id == NULL)

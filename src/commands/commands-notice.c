@@ -118,6 +118,9 @@ mm_commands_notice_confirmation(const MmCommandsContext *ctx,
       .from = from,
       .subject = subject,
       .text = text,
+      /* Mailman sends confirmation requests without Precedence: bulk: they
+       * are answered by people, and must not be filtered as bulk mail. */
+      .no_precedence = TRUE,
   };
   return send_notice(ctx, &notice, error);
 }
@@ -156,6 +159,9 @@ mm_commands_notice_welcome(const MmCommandsContext *ctx, const MmList *list,
       .subject = subject,
       .text = text,
       .extra_meta = meta,
+      /* The welcome holds the member's own details: keep it out of
+       * archives, as Mailman does. */
+      .extra_headers = (const char *const[]){"X-No-Archive", "yes", NULL},
   };
   return send_notice(ctx, &notice, error);
 }

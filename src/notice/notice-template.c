@@ -66,12 +66,26 @@ static const BuiltinTemplate builtins[] = {
      "A subscription to $listname needs a moderator's approval.\n"
      "\n"
      "    Address: $member\n"
-     "    List:    $listname\n"},
+     "    List:    $listname\n"
+     "\n"
+     "To approve it, reply to this message, or send a message to\n"
+     "$request_email holding only this line:\n"
+     "\n"
+     "    confirm $token\n"
+     "\n"
+     "To reject or discard it, use `mailman requests`.\n"},
     {"list:admin:action:unsubscribe",
      "An unsubscription from $listname needs a moderator's approval.\n"
      "\n"
      "    Address: $member\n"
-     "    List:    $listname\n"},
+     "    List:    $listname\n"
+     "\n"
+     "To approve it, reply to this message, or send a message to\n"
+     "$request_email holding only this line:\n"
+     "\n"
+     "    confirm $token\n"
+     "\n"
+     "To reject or discard it, use `mailman requests`.\n"},
     {"list:admin:notice:disable",
      "Delivery to $member on $listname has been switched off: its bounce\n"
      "score passed the list's threshold.\n"
