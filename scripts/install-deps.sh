@@ -4,8 +4,8 @@
 set -eu
 
 BUILD="meson ninja-build pkg-config gcc libglib2.0-dev libgmime-3.0-dev
-libsqlite3-dev libjansson-dev libcrypt-dev"
-TEST="python3 sqlite3 postfix swaks procps iproute2 libidn12"
+libsqlite3-dev libjansson-dev libcrypt-dev libssl-dev"
+TEST="python3 openssl sqlite3 postfix swaks procps iproute2 libidn12"
 
 missing=""
 for p in $BUILD ${MM_WITH_TEST_DEPS:+$TEST}; do

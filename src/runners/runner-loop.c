@@ -223,7 +223,6 @@ run_queue(const MmConfig *config, const char *name, const MmRunnerClass *klass,
           continue;
         }
         maybe_crash_for_test(name, entry);
-        handled++;
 
         MmRunnerResult result = klass->handler(&ctx, entry, &error);
         if (result == MM_RUNNER_KEEP && error != NULL) {
@@ -232,6 +231,10 @@ run_queue(const MmConfig *config, const char *name, const MmRunnerClass *klass,
                          name, id, error->message);
           g_clear_error(&error);
         }
+        /* An entry kept for later is no progress: a pass that only keeps
+         * entries (retries not yet due) must still sleep. */
+        if (result != MM_RUNNER_KEEP)
+          handled++;
         if (result == MM_RUNNER_KEEP) {
           g_autofree char *again =
               mm_queue_enqueue(queue, mm_queue_entry_message(entry),
