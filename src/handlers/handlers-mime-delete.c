@@ -24,9 +24,8 @@
  * preserve (a copy goes to the bad queue when [mailman]
  * filtered_messages_are_preservable, then discard).
  *
- * XXX: the type and extension lists are not stored yet (see
- * mm_handlers_list_strv()), so until storage has them only
- * collapse_alternatives and convert_html_to_plaintext have any effect.
+ * The type and extension lists are list settings holding one entry per
+ * line (mm_handlers_list_strv()).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

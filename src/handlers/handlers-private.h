@@ -199,12 +199,9 @@ gint64 mm_handlers_list_int(const MmHandlerContext *ctx, const char *name);
 
 /* List-valued settings that Mailman keeps as lists (filter_types,
  * pass_types, filter_extensions, pass_extensions, topics): one entry a
- * line, blank lines and surrounding white space dropped.
- *
- * XXX: storage does not have these settings yet, so this reads whatever
- * mm_list_setting() says (NULL today: an empty list).  When storage grows
- * them as newline-separated text this needs no change.  Returns a
- * NULL-terminated vector (transfer full), never NULL. */
+ * line, blank lines and surrounding white space dropped (storage keeps
+ * them as newline-separated text, migration 5).  Returns a NULL-terminated
+ * vector (transfer full), never NULL. */
 char **mm_handlers_list_strv(const MmList *list, const char *name);
 
 /* The list's description for a header (Mailman's uheader()): a

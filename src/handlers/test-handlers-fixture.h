@@ -105,9 +105,9 @@ fixture_clear(Fixture *f)
   g_clear_pointer(&f->dir, g_free);
 }
 
-/* Sets list settings "name=value".  Settings storage does not know (the
- * list-valued ones) go straight into the list's table, '|' standing for
- * a line break. */
+/* Sets list settings "name=value", '|' standing for a line break (the
+ * list-valued settings hold one entry per line).  Settings storage does
+ * not know go straight into the list's table. */
 static inline void
 fixture_set(Fixture *f, const char *const *settings)
 {
@@ -115,12 +115,12 @@ fixture_set(Fixture *f, const char *const *settings)
     const char *eq = strchr(*s, '=');
     g_assert_nonnull(eq);
     g_autofree char *name = g_strndup(*s, (gsize)(eq - *s));
-    g_autoptr(GError) error = NULL;
-    if (mm_store_list_set(f->store, f->list, name, eq + 1, &error))
-      continue;
-    g_assert_error(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND);
     g_autofree char *value = g_strdup(eq + 1);
     g_strdelimit(value, "|", '\n');
+    g_autoptr(GError) error = NULL;
+    if (mm_store_list_set(f->store, f->list, name, value, &error))
+      continue;
+    g_assert_error(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND);
     g_hash_table_replace(f->list->settings, g_strdup(name),
                          g_steal_pointer(&value));
   }

@@ -313,6 +313,7 @@ static const char migration_2[] =
  * their tables. */
 extern const char mm_store_migration_3[];
 extern const char mm_store_migration_4[];
+extern const char mm_store_migration_5[];
 
 static const MmMigration migrations[] = {
     {1, "domains, lists, users, addresses, members, preferences",
@@ -322,6 +323,7 @@ static const MmMigration migrations[] = {
      migration_2},
     {3, "subscription workflows", mm_store_migration_3},
     {4, "bounce events and member bounce state", mm_store_migration_4},
+    {5, "content filter lists and topics", mm_store_migration_5},
 };
 
 const MmMigration *

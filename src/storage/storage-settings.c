@@ -18,8 +18,8 @@
  * Not in this table: the list-valued settings (accept/hold/reject/
  * discard_these_nonmembers, acceptable_aliases, header_matches) and
  * moderator_password, which have functions of their own
- * (storage-listdata.c, migration 2); XXX: filter_types and friends and the
- * *_uri template settings have no home yet.  bounce_matching_headers
+ * (storage-listdata.c, migration 2).  XXX: the *_uri template settings have
+ * no home yet.  bounce_matching_headers
  * defaults to "" rather than Mailman's sample text.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -210,6 +210,14 @@ static const MmSetting settings[] = {
     BOOL(collapse_alternatives, "True"),
     BOOL(convert_html_to_plaintext, "False"),
     BOOL(scrub_nondigest, "False"),
+    /* Mailman keeps these as rows of contentfilter and a pickled topics
+     * list; we keep one entry per line (topics: "name<TAB>regexp"), which
+     * is what the pipeline reads (migration 5). */
+    TEXT(filter_types, ""),
+    TEXT(pass_types, ""),
+    TEXT(filter_extensions, ""),
+    TEXT(pass_extensions, ""),
+    TEXT(topics, ""),
     BOOL(topics_enabled, "False"),
     INT(topics_bodylines_limit, "5"),
 
@@ -610,3 +618,13 @@ mm_store_setting_format(const MmSetting *setting, sqlite3_stmt *stmt, int col)
   }
   g_assert_not_reached();
 }
+
+/* Migration 5: the content filter lists and topics as settings. */
+const char mm_store_migration_5[] =
+    "ALTER TABLE mailinglist ADD COLUMN filter_types TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE mailinglist ADD COLUMN pass_types TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE mailinglist ADD COLUMN filter_extensions TEXT NOT NULL "
+    "DEFAULT '';"
+    "ALTER TABLE mailinglist ADD COLUMN pass_extensions TEXT NOT NULL "
+    "DEFAULT '';"
+    "ALTER TABLE mailinglist ADD COLUMN topics TEXT NOT NULL DEFAULT '';";
