@@ -200,75 +200,6 @@ say_no_match(MmCommandSession *s)
   s->send_response = TRUE;
 }
 
-/* XXX: the "approved" rule reads the first text/plain part (found as
- * rules.c finds it, attached messages included) with mm_rules_part_text(),
- * which hands g_utf8_make_valid() a NULL for a part that decodes to no
- * bytes at all and then walks it: a critical, then a crash.  An empty
- * reply is exactly what a poster sends to withdraw a held post, so such a
- * message skips the rule here (it can carry no body password anyway).
- * Drop this when rules.c is fixed. */
-static GMimePart *
-first_text_plain(GMimeObject *object, guint depth)
-{
-  if (object == NULL || depth > 32)
-    return NULL;
-  if (GMIME_IS_MULTIPART(object)) {
-    GMimeMultipart *multipart = GMIME_MULTIPART(object);
-    int n = g_mime_multipart_get_count(multipart);
-    for (int i = 0; i < n; i++) {
-      GMimePart *part =
-          first_text_plain(g_mime_multipart_get_part(multipart, i), depth + 1);
-      if (part != NULL)
-        return part;
-    }
-    return NULL;
-  }
-  if (GMIME_IS_MESSAGE_PART(object)) {
-    GMimeMessage *inner =
-        g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
-    return inner != NULL
-               ? first_text_plain(g_mime_message_get_mime_part(inner),
-                                  depth + 1)
-               : NULL;
-  }
-  if (GMIME_IS_PART(object)) {
-    GMimeContentType *type = g_mime_object_get_content_type(object);
-    if (type == NULL || g_mime_content_type_is_type(type, "text", "plain"))
-      return GMIME_PART(object);
-  }
-  return NULL;
-}
-
-static gboolean
-first_text_plain_is_empty(MmPost *post)
-{
-  GMimeMessage *message = mm_rules_post_mime(post);
-  GMimePart *part =
-      message != NULL
-          ? first_text_plain(g_mime_message_get_mime_part(message), 0)
-          : NULL;
-  GMimeDataWrapper *content =
-      part != NULL ? g_mime_part_get_content(part) : NULL;
-  if (content == NULL)
-    return FALSE;
-  g_autoptr(GMimeStream) decoded = g_mime_stream_mem_new();
-  g_mime_data_wrapper_write_to_stream(content, decoded);
-  return g_mime_stream_length(decoded) == 0;
-}
-
-static gboolean
-has_approved_header(MmPost *post)
-{
-  static const char *const names[] = {"Approve", "Approved", "X-Approve",
-                                      "X-Approved"};
-  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-    g_autofree char *value = mm_rules_post_header(post, names[i]);
-    if (value != NULL)
-      return TRUE;
-  }
-  return FALSE;
-}
-
 /* A held message's token: Mailman's process_held().  The list's moderator
  * password in an Approved header (or first body line) accepts the post;
  * no Approved at all discards it; a wrong password does nothing. */
@@ -278,10 +209,7 @@ confirm_held(MmCommandSession *s, gint64 request_id, GError **error)
   const MmRule *approved = mm_rules_find("approved");
   gboolean hit = FALSE;
   g_autoptr(GError) local = NULL;
-  gboolean skip = !has_approved_header(s->post) &&
-                  first_text_plain_is_empty(s->post);
-  if (!skip &&
-      (approved == NULL || !approved->check(s->post, &hit, &local)))
+  if (approved == NULL || !approved->check(s->post, &hit, &local))
     return mm_commands_error_from(local, error, "Cannot check Approved");
   gboolean has_approved =
       json_is_true(json_object_get(s->post->meta, "has_approved"));
