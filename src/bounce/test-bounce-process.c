@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base-file.h"
+#include "mm-test-site.h"
 #include "queue.h"
 #include "storage-bounces.h"
 
@@ -27,6 +28,7 @@
 #define ANNE "Anne@Example.org"
 
 typedef struct {
+  MmTestSite *site; /* owns dir, config, store and list */
   char *dir;
   MmConfig *config;
   MmStore *store;
@@ -57,48 +59,15 @@ fixture_clock(gpointer data)
 }
 
 static void
-rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-      !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    if (dir != NULL)
-      g_dir_close(dir);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
-static void
 fixture_init(Fixture *f, const char *extra_cfg)
 {
   g_autoptr(GError) error = NULL;
   memset(f, 0, sizeof *f);
-  f->dir = g_dir_make_tmp("mm-bounce-XXXXXX", &error);
-  g_assert_no_error(error);
-  g_autofree char *cfg = g_build_filename(f->dir, "mailman.cfg", NULL);
-  g_autofree char *text = g_strdup_printf(
-      "[mailman]\nlayout: testing\nsite_owner: siteowner@example.net\n"
-      "\n[paths.testing]\nvar_dir: %s/var\n\n%s\n",
-      f->dir, extra_cfg != NULL ? extra_cfg : "");
-  g_assert_true(g_file_set_contents(cfg, text, -1, NULL));
-  f->config = mm_config_load(cfg, &error);
-  g_assert_no_error(error);
-  g_assert_true(mm_config_ensure_dirs(f->config, &error));
-  g_autofree char *db = mm_config_database_path(f->config, &error);
-  g_assert_no_error(error);
-  f->store = mm_store_open(db, MM_STORE_READ_WRITE, &error);
-  g_assert_no_error(error);
-  g_assert_true(
-      mm_store_domain_add(f->store, "example.com", NULL, NULL, &error));
-  f->list = mm_store_list_create(f->store, "test", "example.com", NULL, &error);
-  g_assert_no_error(error);
+  f->site = mm_test_site_new(extra_cfg);
+  f->dir = f->site->dir;
+  f->config = f->site->config;
+  f->store = f->site->store;
+  f->list = f->site->list;
   g_assert_true(mm_store_member_add(f->store, LIST, ANNE, "Anne Person",
                                     MM_ROLE_MEMBER, 0, &error));
   g_assert_true(mm_store_member_add(f->store, LIST, "bob@example.org", NULL,
@@ -120,11 +89,7 @@ fixture_init(Fixture *f, const char *extra_cfg)
 static void
 fixture_clear(Fixture *f)
 {
-  mm_list_free(f->list);
-  mm_store_close(f->store);
-  mm_config_free(f->config);
-  rm_rf(f->dir);
-  g_free(f->dir);
+  mm_test_site_free(f->site);
 }
 
 static void

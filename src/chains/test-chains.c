@@ -10,9 +10,12 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "mm-test-site.h"
+
 #include "queue.h"
 
 typedef struct {
+  MmTestSite *site; /* owns dir, config, store and list */
   char *dir;
   MmConfig *config;
   MmStore *store;
@@ -26,52 +29,21 @@ typedef struct {
   "max-recipients; max-size; news-moderation; no-subject; digests; "          \
   "suspicious-header"
 
-static void
-remove_tree(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-      !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      remove_tree(child);
-    }
-    if (dir != NULL)
-      g_dir_close(dir);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 /* @data: extra configuration text, or NULL. */
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
   GError *error = NULL;
-  f->dir = g_dir_make_tmp("mm-chains-XXXXXX", &error);
-  g_assert_no_error(error);
-  g_autofree char *cfg = g_build_filename(f->dir, "mailman.cfg", NULL);
   /* Extra text starting with a section goes at the end; anything else
    * belongs to [mailman]. */
   const char *extra = data != NULL ? data : "";
   gboolean sections = extra[0] == '[';
-  g_autofree char *text = g_strdup_printf(
-      "[mailman]\nlayout: testing\nsite_owner: admin@example.com\n%s"
-      "[paths.testing]\nvar_dir: %s/var\n%s\n",
-      sections ? "" : extra, f->dir, sections ? extra : "");
-  g_assert_true(g_file_set_contents(cfg, text, -1, NULL));
-  f->config = mm_config_load(cfg, &error);
-  g_assert_no_error(error);
-  g_assert_true(mm_config_ensure_dirs(f->config, &error));
-  g_autofree char *db = mm_config_database_path(f->config, &error);
-  f->store = mm_store_open(db, MM_STORE_READ_WRITE, &error);
-  g_assert_no_error(error);
-  g_assert_true(mm_store_domain_add(f->store, "example.com", NULL, NULL,
-                                    &error));
-  f->list = mm_store_list_create(f->store, "test", "example.com", NULL,
-                                 &error);
+  f->site = mm_test_site_new_full("admin@example.com", sections ? "" : extra,
+                                  sections ? extra : "");
+  f->dir = f->site->dir;
+  f->config = f->site->config;
+  f->store = f->site->store;
+  f->list = f->site->list;
   g_assert_no_error(error);
   g_assert_true(mm_store_member_add(f->store, "test@example.com",
                                     "anne@example.com", "Anne Person",
@@ -92,11 +64,7 @@ static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
   g_clear_pointer(&f->resolver, mm_rules_resolver_free);
-  g_clear_pointer(&f->list, mm_list_free);
-  g_clear_pointer(&f->store, mm_store_close);
-  g_clear_pointer(&f->config, mm_config_free);
-  remove_tree(f->dir);
-  g_free(f->dir);
+  g_clear_pointer(&f->site, mm_test_site_free);
 }
 
 static void

@@ -13,37 +13,20 @@
 #include <string.h>
 
 #include "chains.h"
+#include "mm-test-site.h"
 #include "queue.h"
 
 #define T0 ((gint64)1700000000)
 #define DAY ((gint64)86400)
 
 typedef struct {
+  MmTestSite *site; /* owns dir and config */
   char *dir;
   MmConfig *config;
   MmStore *store;
   MmList *list;
   MmCommandsContext ctx;
 } Fixture;
-
-static void
-remove_tree(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-      !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      remove_tree(child);
-    }
-    if (dir != NULL)
-      g_dir_close(dir);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
 
 static void
 reload_list(Fixture *f)
@@ -59,26 +42,15 @@ static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
   GError *error = NULL;
-  f->dir = g_dir_make_tmp("mm-commands-XXXXXX", &error);
-  g_assert_no_error(error);
-  g_autofree char *cfg = g_build_filename(f->dir, "mailman.cfg", NULL);
-  g_autofree char *text = g_strdup_printf(
-      "[mailman]\nlayout: testing\nsite_owner: admin@example.com\n"
-      "[paths.testing]\nvar_dir: %s/var\n[mta]\n%s\n",
-      f->dir, data != NULL ? (const char *)data : "");
-  g_assert_true(g_file_set_contents(cfg, text, -1, NULL));
-  f->config = mm_config_load(cfg, &error);
-  g_assert_no_error(error);
-  g_assert_true(mm_config_ensure_dirs(f->config, &error));
-  g_autofree char *db = mm_config_database_path(f->config, &error);
-  f->store = mm_store_open(db, MM_STORE_READ_WRITE, &error);
-  g_assert_no_error(error);
-  g_assert_true(
-      mm_store_domain_add(f->store, "example.com", NULL, NULL, &error));
-  MmList *list =
-      mm_store_list_create(f->store, "test", "example.com", NULL, &error);
-  g_assert_no_error(error);
-  mm_list_free(list);
+  g_autofree char *mta =
+      g_strdup_printf("[mta]\n%s", data != NULL ? (const char *)data : "");
+  f->site = mm_test_site_new_full("admin@example.com", NULL, mta);
+  f->dir = f->site->dir;
+  f->config = f->site->config;
+  /* A test may reopen the store and reload the list: both are the
+   * fixture's own. */
+  f->store = g_steal_pointer(&f->site->store);
+  g_clear_pointer(&f->site->list, mm_list_free);
   g_assert_true(mm_store_member_add(f->store, "test@example.com",
                                     "owner@example.com", NULL, MM_ROLE_OWNER,
                                     0, &error));
@@ -94,9 +66,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 {
   g_clear_pointer(&f->list, mm_list_free);
   g_clear_pointer(&f->store, mm_store_close);
-  g_clear_pointer(&f->config, mm_config_free);
-  remove_tree(f->dir);
-  g_free(f->dir);
+  g_clear_pointer(&f->site, mm_test_site_free);
 }
 
 static void

@@ -167,7 +167,7 @@ test_golden(gconstpointer data)
     g_autofree char *header =
         g_build_filename(f.dir, "var", "templates", "site", "en",
                          "list:member:regular:header.txt", NULL);
-    write_file(header, "Posted to $display_name\n");
+    mm_test_write_file(header, "Posted to $display_name\n");
   }
   fixture_set(&f, c->settings);
   g_autofree char *input =

@@ -14,6 +14,7 @@
 #include "mta.h"
 
 #include "base-error.h"
+#include "mm-test-site.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -31,33 +32,6 @@ typedef struct {
   MmStore *store;
 } Fixture;
 
-static void
-rm_rf(const char *path)
-{
-  GDir *dir = g_dir_open(path, 0, NULL);
-  if (dir != NULL) {
-    const char *name;
-    while ((name = g_dir_read_name(dir)) != NULL) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-          !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-        rm_rf(child);
-      else
-        g_unlink(child);
-    }
-    g_dir_close(dir);
-  }
-  g_rmdir(path);
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-  GError *error = NULL;
-  g_assert_true(g_file_set_contents(path, text, -1, &error));
-  g_assert_no_error(error);
-}
-
 /* Loads a mailman.cfg for @incoming with a [postfix] file saying @type and
  * @postmap (NULL: postmap with our private config_directory). */
 static void
@@ -74,7 +48,7 @@ load_config_lmtp(Fixture *f, const char *incoming, const char *type,
       /* makemap is not installed here; its invocation has its own test. */
       "[sendmail]\nmakemap_command: /bin/true\n",
       postmap != NULL ? postmap : default_postmap, type);
-  write_file(pfcfg, pftext);
+  mm_test_write_file(pfcfg, pftext);
   g_autofree char *text = g_strdup_printf(
       "[mailman]\nlayout: testing\n\n"
       "[paths.testing]\nvar_dir: %s\n\n"
@@ -82,7 +56,7 @@ load_config_lmtp(Fixture *f, const char *incoming, const char *type,
       "[mta]\nincoming: %s\nlmtp_host: %s\nlmtp_port: %s\n"
       "configuration: %s\n",
       f->var_dir, f->root, incoming, lmtp_host, lmtp_port, pfcfg);
-  write_file(cfg, text);
+  mm_test_write_file(cfg, text);
 
   GError *error = NULL;
   g_clear_pointer(&f->config, mm_config_free);
@@ -130,7 +104,7 @@ fixture_setup(Fixture *f, gconstpointer data)
   g_mkdir_with_parents(f->postfix_dir, 0755);
   g_autofree char *main_cf = g_build_filename(f->postfix_dir, "main.cf",
                                               NULL);
-  write_file(main_cf, "compatibility_level = 3.6\n");
+  mm_test_write_file(main_cf, "compatibility_level = 3.6\n");
   load_config(f, "mailman.mta.postfix.LMTP", "hash", NULL);
 
   g_autofree char *db = mm_config_database_path(f->config, &error);
@@ -151,7 +125,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 {
   g_clear_pointer(&f->store, mm_store_close);
   g_clear_pointer(&f->config, mm_config_free);
-  rm_rf(f->root);
+  mm_test_rm_rf(f->root);
   g_free(f->root);
   g_free(f->var_dir);
   g_free(f->data_dir);
@@ -427,8 +401,8 @@ test_list_dirs(Fixture *f, gconstpointer data)
   g_autofree char *digest = g_build_filename(foo_dir, "digest.mmdf", NULL);
   g_autofree char *stray = g_build_filename(root, "README", NULL);
   g_assert_true(g_file_test(test_dir, G_FILE_TEST_IS_DIR));
-  write_file(digest, "From x\n");
-  write_file(stray, "site notes\n");
+  mm_test_write_file(digest, "From x\n");
+  mm_test_write_file(stray, "site notes\n");
 
   g_assert_true(mm_store_list_remove(f->store, "test.example.com", &error));
   g_assert_no_error(error);
@@ -449,7 +423,7 @@ test_run_command_stdin(void)
   g_autofree char *path = g_build_filename(dir, "map with space", NULL);
   GError *error = NULL;
 
-  write_file(path, "a b\n");
+  mm_test_write_file(path, "a b\n");
   /* $0 is the appended path: stdin must be that file, byte for byte. */
   g_assert_true(mm_mta_run_map_command("sh -c 'cmp -s - \"$0\"'", path, TRUE,
                                        30, &error));

@@ -9,81 +9,35 @@
 
 #include "base-error.h"
 #include "base-file.h"
+#include "mm-test-site.h"
 #include "notice.h"
 #include "queue.h"
 
 typedef struct {
+  MmTestSite *site; /* owns the four below */
   char *dir;
   MmConfig *config;
   MmStore *store;
   MmList *list;
 } Fixture;
 
-static void
-rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-      !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    if (dir != NULL)
-      g_dir_close(dir);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-  g_autofree char *dir = g_path_get_dirname(path);
-  g_assert_true(mm_mkdir_p(dir, 0700, NULL));
-  g_assert_true(g_file_set_contents(path, text, -1, NULL));
-}
-
 /* A private site with the list test@example.com; @extra_cfg is appended to
  * its mailman.cfg. */
 static void
 fixture_init(Fixture *f, const char *extra_cfg)
 {
-  g_autoptr(GError) error = NULL;
   memset(f, 0, sizeof *f);
-  f->dir = g_dir_make_tmp("mm-notice-XXXXXX", &error);
-  g_assert_no_error(error);
-  g_autofree char *cfg = g_build_filename(f->dir, "mailman.cfg", NULL);
-  g_autofree char *text = g_strdup_printf(
-      "[mailman]\nlayout: testing\nsite_owner: siteowner@example.net\n"
-      "\n[paths.testing]\nvar_dir: %s/var\n\n%s\n",
-      f->dir, extra_cfg != NULL ? extra_cfg : "");
-  write_file(cfg, text);
-  f->config = mm_config_load(cfg, &error);
-  g_assert_no_error(error);
-  g_assert_true(mm_config_ensure_dirs(f->config, &error));
-  g_autofree char *db = mm_config_database_path(f->config, &error);
-  g_assert_no_error(error);
-  f->store = mm_store_open(db, MM_STORE_READ_WRITE, &error);
-  g_assert_no_error(error);
-  g_assert_true(
-      mm_store_domain_add(f->store, "example.com", NULL, NULL, &error));
-  f->list =
-      mm_store_list_create(f->store, "test", "example.com", NULL, &error);
-  g_assert_no_error(error);
+  f->site = mm_test_site_new(extra_cfg);
+  f->dir = f->site->dir;
+  f->config = f->site->config;
+  f->store = f->site->store;
+  f->list = f->site->list;
 }
 
 static void
 fixture_clear(Fixture *f)
 {
-  g_clear_pointer(&f->list, mm_list_free);
-  g_clear_pointer(&f->store, mm_store_close);
-  g_clear_pointer(&f->config, mm_config_free);
-  if (f->dir != NULL && g_getenv("MM_KEEP_TEST_DIR") == NULL)
-    rm_rf(f->dir);
-  g_clear_pointer(&f->dir, g_free);
+  g_clear_pointer(&f->site, mm_test_site_free);
 }
 
 static void
@@ -93,7 +47,7 @@ put_template(Fixture *f, const char *where, const char *lang, const char *name,
   g_autofree char *file = g_strconcat(name, ".txt", NULL);
   g_autofree char *path = g_build_filename(
       mm_config_path(f->config, "template_dir"), where, lang, file, NULL);
-  write_file(path, text);
+  mm_test_write_file(path, text);
 }
 
 static char *
