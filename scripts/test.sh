@@ -18,6 +18,12 @@ if [ ! -f "$BUILD/build.ninja" ]; then
   fi
 fi
 ninja -C "$BUILD"
+# Sanitized binaries are slower: give every bounded wait in the tests more
+# room (a wait ends as soon as its condition holds).
+if [ "${MM_SANITIZE:-1}" = 1 ]; then
+  export MM_WAIT_SCALE=${MM_WAIT_SCALE:-3}
+  MM_TIMEOUT_MULTIPLIER=${MM_TIMEOUT_MULTIPLIER:-3}
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 

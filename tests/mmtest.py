@@ -25,8 +25,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
-    """Polls predicate until it returns a true value or timeout passes."""
+# Sanitizer builds run several times slower; scripts/test.sh scales every
+# bounded wait by MM_WAIT_SCALE so that a slow machine fails no test.
+WAIT_SCALE = float(os.environ.get("MM_WAIT_SCALE", "1") or 1)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
+    """Polls predicate until it returns a true value or timeout (times
+    MM_WAIT_SCALE) passes."""
+    timeout *= WAIT_SCALE
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -170,12 +170,15 @@ main(int argc, char **argv)
   }
 
   g_autoptr(GError) error = NULL;
-  cli.config_path = mm_config_find(explicit_config, argv[0], &error);
+  g_autofree char *config_path =
+      mm_config_find(explicit_config, argv[0], &error);
+  cli.config_path = config_path;
   if (cli.config_path == NULL && error != NULL) {
     fprintf(stderr, "mailman: %s\n", error->message);
     return MM_CLI_EXIT_FAILURE;
   }
-  cli.config = mm_config_load(cli.config_path, &error);
+  g_autoptr(MmConfig) config = mm_config_load(cli.config_path, &error);
+  cli.config = config;
   if (cli.config == NULL) {
     fprintf(stderr, "mailman: configuration error: %s\n", error->message);
     return MM_CLI_EXIT_FAILURE;
@@ -189,8 +192,5 @@ main(int argc, char **argv)
                     w < warnings->len; w++)
     mm_log_warning("config", "%s", (const char *)warnings->pdata[w]);
 
-  int status = command->run(&cli, argc - i, argv + i);
-  mm_config_free(cli.config);
-  g_free(cli.config_path);
-  return status;
+  return command->run(&cli, argc - i, argv + i);
 }
