@@ -686,8 +686,9 @@ def measure_and_report(args, top, binary, sessions_list, m3_messages,
                    else f"{res.sent - intake:+d} missing" if intake < res.sent
                    else f"{intake - res.sent} more than sent")
         if args.runners == "all" and intake < res.sent:
-            verdict += (" -- expected with --runners all: the site's runners "
-                        "move or deliver them")
+            verdict += (" -- expected with --runners all: the runners move "
+                        "them on (to retry, as nothing listens on the SMTP "
+                        "port); the check is exact only with --runners lmtp")
         print(f"  queued afterwards in in+pipeline+out: {intake} of {res.sent} sent "
               f"({verdict}); all queues {total}"
               + (f", elsewhere {others}" if others else ""))
