@@ -416,6 +416,8 @@ def smtp_source(site, sessions, count, size, reuse, timeout):
 
 
 class Result:
+    """What was measured for one server."""
+
     def __init__(self, label):
         self.label = label
         self.runs = {}          # sessions -> [(msgs, seconds, rc, err, cpu)]
@@ -429,13 +431,14 @@ class Result:
         runs = [r for r in self.runs.get(sessions, []) if r[2] == 0]
         if not runs:
             return None
-        rates = sorted(runs, key=lambda r: r[0] / r[1])
-        mid = rates[len(rates) // 2]
-        return mid
+        runs.sort(key=lambda r: r[0] / r[1])
+        return runs[len(runs) // 2]
 
 
 def wait_drained(sites, timeout=60):
-    """With --runners all, waits until no site has work in in/pipeline."""
+    """With --runners all, waits (bounded) until no site has work in its
+    in, pipeline or virgin queue, so that a run does not share the CPU with
+    the previous run's backlog."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         busy = False
