@@ -15,6 +15,8 @@
 #include "storage.h"
 #include "storage-private.h"
 
+#include "config.h"
+
 #include <string.h>
 
 typedef enum {
@@ -73,7 +75,7 @@ preference_bind(const Preference *pref, sqlite3_stmt *stmt, int index,
   switch (pref->type) {
   case PREF_BOOL: {
     gboolean b;
-    if (!mm_store_bool_parse(value, &b))
+    if (!mm_config_parse_bool(value, &b))
       break;
     sqlite3_bind_int(stmt, index, b ? 1 : 0);
     return TRUE;

@@ -28,6 +28,7 @@
 #include "storage-private.h"
 
 #include "base-address.h"
+#include "config.h"
 
 #include <math.h>
 #include <string.h>
@@ -342,26 +343,6 @@ mm_store_enum_name(const MmEnumName *names, int value)
   return NULL;
 }
 
-gboolean
-mm_store_bool_parse(const char *text, gboolean *value_out)
-{
-  static const char *const yes[] = {"true", "yes", "1", "on", "enable",
-                                    "enabled"};
-  static const char *const no[] = {"false", "no", "0", "off", "disable",
-                                   "disabled"};
-  for (gsize i = 0; i < G_N_ELEMENTS(yes); i++) {
-    if (g_ascii_strcasecmp(text, yes[i]) == 0) {
-      *value_out = TRUE;
-      return TRUE;
-    }
-    if (g_ascii_strcasecmp(text, no[i]) == 0) {
-      *value_out = FALSE;
-      return TRUE;
-    }
-  }
-  return FALSE;
-}
-
 const char *
 mm_store_bool_text(gboolean value)
 {
@@ -511,7 +492,7 @@ mm_store_setting_bind(const MmSetting *setting, sqlite3_stmt *stmt, int index,
   switch (setting->type) {
   case MM_SETTING_BOOL: {
     gboolean value;
-    if (!mm_store_bool_parse(text, &value))
+    if (!mm_config_parse_bool(text, &value))
       return setting_invalid(error, setting,
                              "expected yes/no, true/false, on/off or 1/0");
     sqlite3_bind_int(stmt, index, value ? 1 : 0);
