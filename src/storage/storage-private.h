@@ -181,7 +181,6 @@ gboolean mm_store_enum_parse(const MmEnumName *names, const char *name,
                              int *value_out);
 /* The name of @value, or NULL. */
 const char *mm_store_enum_name(const MmEnumName *names, int value);
-/* lazr.config's as_boolean: true/yes/1/on/enable(d), false/no/0/off/disable(d). */
 /* "True" or "False", as Mailman's REST API shows booleans. */
 const char *mm_store_bool_text(gboolean value);
 /* A language code: a letter, then letters, digits, '_' or '-'; 2..16. */
