@@ -317,12 +317,19 @@ MmLmtpRecipient *mm_lmtp_server_resolve(MmLmtpServer *server,
  * reserve (answered at MAIL, before the client sends DATA). */
 gboolean mm_lmtp_server_check_space(MmLmtpServer *server, guint64 need_bytes,
                                     GError **error);
-/* Judges @raw, prepares it and enqueues one copy per recipient; fills
- * @replies_out
- * (one string per recipient, transfer full) with the final answers. */
-void mm_lmtp_server_deliver(MmLmtpServer *server, const char *session_id,
-                            GBytes *raw, const char *mail_from,
-                            GPtrArray *recipients, GPtrArray *replies_out);
+/* Judges @raw and prepares it on the calling (main) thread, then has one
+ * copy per recipient durably enqueued by the server's commit threads, so
+ * that the fsyncs of several sessions run at once and share the file
+ * system's journal commits.  When every copy is settled (at once for a
+ * refused message), mm_lmtp_session_delivered() is called from the
+ * server's main loop with one reply per recipient.  @session must not be
+ * freed before that call; @recipients is copied. */
+void mm_lmtp_server_deliver(MmLmtpServer *server, MmLmtpSession *session,
+                            const char *session_id, GBytes *raw,
+                            const char *mail_from, GPtrArray *recipients);
+/* TRUE once mm_lmtp_server_free() has begun: a session that gets its
+ * replies then sends them but handles no further command. */
+gboolean mm_lmtp_server_stopping(const MmLmtpServer *server);
 /* Called by a session when it has been torn down. */
 void mm_lmtp_server_session_gone(MmLmtpServer *server,
                                  MmLmtpSession *session);
@@ -335,3 +342,8 @@ MmLmtpSession *mm_lmtp_session_new(MmLmtpServer *server, GSocket *socket,
 /* Ends the session now (server shutdown): tries once to send 421 and
  * frees it without calling back mm_lmtp_server_session_gone(). */
 void mm_lmtp_session_abort(MmLmtpSession *session);
+/* The end of mm_lmtp_server_deliver(): @replies (borrowed) holds one
+ * final reply per recipient, in RCPT order.  The session sends them and
+ * goes on with any commands the client pipelined meanwhile; a session
+ * whose connection broke in the meantime is freed instead. */
+void mm_lmtp_session_delivered(MmLmtpSession *session, GPtrArray *replies);

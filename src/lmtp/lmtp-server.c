@@ -13,6 +13,15 @@
  * a transaction: a failed copy is answered 451/452 and the MTA retries
  * that recipient alone.
  *
+ * Threads: everything runs on the main loop except commit_worker(), which
+ * only calls mm_queue_enqueue_to() for a job nobody else touches until it
+ * is handed back through the done queue.  Judging and preparing a message
+ * (GMime), the database, logging and every socket stay on the main
+ * thread.  Why threads: the enqueue waits on two fsyncs; done one after
+ * another in the loop they bound the server to one message per fsync pair
+ * however many MTA connections are open, while concurrent fsyncs are
+ * committed by the file system's journal as one.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "lmtp-private.h"
@@ -36,6 +45,11 @@ G_DEFINE_QUARK(mm-lmtp-error-quark, mm_lmtp_error)
 /* After accept() fails for want of descriptors, pause listening this long
  * rather than spin on a listener that stays readable. */
 #define ACCEPT_PAUSE_MSEC 1000
+/* Commit threads at most.  Each one spends its time waiting in fsync, so
+ * more threads than cores is the point: every session with a message in
+ * flight gets one, up to this cap, and the file system's journal commits
+ * the waiting ones together. */
+#define COMMIT_THREADS_MAX 32
 
 struct MmLmtpServer {
   const MmConfig *config; /* borrowed */
@@ -60,7 +74,24 @@ struct MmLmtpServer {
 
   MmStore *store; /* NULL until first needed or after a failure */
   MmQueue *in_queue; /* for the free-space check only */
+
+  /* Group commit: messages of different sessions are made durable by
+   * worker threads at the same time, and come back through @done_jobs,
+   * which @done_source drains on the main loop. */
+  GThreadPool *commit_pool;
+  GAsyncQueue *done_jobs; /* CommitJob* */
+  GSource *done_source;
+  gboolean stopping;
 };
+
+typedef struct {
+  GSource base;
+  MmLmtpServer *server;
+} DoneSource;
+
+static void commit_worker(gpointer data, gpointer user_data);
+static guint drain_done_jobs(MmLmtpServer *server);
+static GSourceFuncs done_source_funcs;
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -366,6 +397,16 @@ mm_lmtp_server_new_with_limits(const MmConfig *config,
   server->listen_sources =
       g_ptr_array_new_with_free_func((GDestroyNotify)g_source_unref);
   server->sessions = g_hash_table_new(NULL, NULL);
+  server->done_jobs = g_async_queue_new();
+  server->done_source =
+      g_source_new(&done_source_funcs, sizeof(DoneSource));
+  ((DoneSource *)server->done_source)->server = server;
+  g_source_set_name(server->done_source, "mm-lmtp-commits");
+  g_source_set_ready_time(server->done_source, -1);
+  server->commit_pool =
+      g_thread_pool_new(commit_worker, server,
+                        (gint)MIN(limits->max_connections, COMMIT_THREADS_MAX),
+                        FALSE, NULL);
   server->verp_delimiter = config_string(config, "mta", "verp_delimiter", "+");
   server->listname_chars =
       config_string(config, "mailman", "listname_chars", "[-_.0-9a-z]");
@@ -419,6 +460,7 @@ mm_lmtp_server_start(MmLmtpServer *server, GMainContext *context,
   server->started = TRUE;
   server->context =
       g_main_context_ref(context != NULL ? context : g_main_context_default());
+  g_source_attach(server->done_source, server->context);
   start_accepting(server);
   if (server->unix_path != NULL)
     mm_log_info("runner", "LMTP server listening on unix:%s",
@@ -446,6 +488,19 @@ mm_lmtp_server_free(MmLmtpServer *server)
 {
   if (server == NULL)
     return;
+  server->stopping = TRUE;
+  if (server->listen_sources != NULL) {
+    stop_accepting(server);
+    g_ptr_array_unref(server->listen_sources);
+  }
+  if (server->commit_pool != NULL) {
+    /* Let every commit in flight finish, then send its replies: a message
+     * made durable is acknowledged before the 421, so the MTA does not
+     * send it again. */
+    g_thread_pool_free(server->commit_pool, FALSE, TRUE);
+    server->commit_pool = NULL;
+    drain_done_jobs(server);
+  }
   if (server->sessions != NULL) {
     GHashTableIter iter;
     gpointer session;
@@ -456,10 +511,11 @@ mm_lmtp_server_free(MmLmtpServer *server)
     }
     g_hash_table_unref(server->sessions);
   }
-  if (server->listen_sources != NULL) {
-    stop_accepting(server);
-    g_ptr_array_unref(server->listen_sources);
+  if (server->done_source != NULL) {
+    g_source_destroy(server->done_source);
+    g_source_unref(server->done_source);
   }
+  g_clear_pointer(&server->done_jobs, g_async_queue_unref);
   if (server->pause_source != NULL) {
     g_source_destroy(server->pause_source);
     g_source_unref(server->pause_source);
@@ -623,78 +679,220 @@ received_time_now(void)
   return g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%f");
 }
 
-void
-mm_lmtp_server_deliver(MmLmtpServer *server, const char *session_id,
-                       GBytes *raw, const char *mail_from,
-                       GPtrArray *recipients, GPtrArray *replies_out)
+/* ---- Delivery: judging on the main thread, commits on worker threads ---- */
+
+/* One recipient's copy of a message being committed. */
+typedef struct {
+  char *queue;
+  char *list_id;
+  MmLmtpSubaddress subaddress;
+  json_t *meta;
+  char *entry_id; /* set by the commit thread on success */
+  GError *error;  /* set by the commit thread on failure */
+} CommitCopy;
+
+/* A message on its way to the queues: made on the main thread, committed
+ * by one worker thread, answered on the main thread.  Between
+ * g_thread_pool_push() and the done queue only the worker touches it. */
+typedef struct {
+  MmLmtpSession *session; /* kept alive by its "committing" state */
+  char *session_id;
+  char *sender_escaped;
+  char *message_id_escaped;
+  GBytes *prepared; /* NULL when refused before any commit */
+  GPtrArray *copies; /* CommitCopy* */
+  GPtrArray *replies; /* one per recipient, filled before the answer */
+} CommitJob;
+
+static void
+commit_copy_free(CommitCopy *copy)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *message_id = NULL;
-  g_autofree char *sender_escaped = mm_log_escape(mail_from, -1);
+  g_free(copy->queue);
+  g_free(copy->list_id);
+  if (copy->meta != NULL)
+    json_decref(copy->meta);
+  g_free(copy->entry_id);
+  g_clear_error(&copy->error);
+  g_free(copy);
+}
 
-  g_autofree char *reason = NULL;
-  if (!mm_lmtp_message_acceptable(raw, &reason)) {
-    mm_log_info("smtp", "LMTP %s: message from <%s> refused: %s", session_id,
-                sender_escaped, reason != NULL ? reason : "defective");
-    for (guint i = 0; i < recipients->len; i++)
-      g_ptr_array_add(replies_out,
-                      g_strdup(mm_lmtp_reply_text(MM_LMTP_REPLY_MALFORMED)));
-    return;
+static void
+commit_job_free(CommitJob *job)
+{
+  g_free(job->session_id);
+  g_free(job->sender_escaped);
+  g_free(job->message_id_escaped);
+  g_clear_pointer(&job->prepared, g_bytes_unref);
+  g_clear_pointer(&job->copies, g_ptr_array_unref);
+  g_clear_pointer(&job->replies, g_ptr_array_unref);
+  g_free(job);
+}
+
+/* Hands a finished job to the main loop.  Any thread. */
+static void
+commit_job_done(MmLmtpServer *server, CommitJob *job)
+{
+  g_async_queue_push(server->done_jobs, job);
+  /* Thread-safe, and wakes the context up. */
+  g_source_set_ready_time(server->done_source, 0);
+}
+
+/* Worker thread: the durable writes, and nothing else (no logging, no
+ * GMime, no database), so that the only state it shares is the queue
+ * module's ID clock, which has its own lock. */
+static void
+commit_worker(gpointer data, gpointer user_data)
+{
+  CommitJob *job = data;
+  MmLmtpServer *server = user_data;
+
+  for (guint i = 0; i < job->copies->len; i++) {
+    CommitCopy *copy = g_ptr_array_index(job->copies, i);
+    copy->entry_id = mm_queue_enqueue_to(server->queue_dir, copy->queue,
+                                         job->prepared, copy->meta,
+                                         &copy->error);
   }
+  commit_job_done(server, job);
+}
 
-  /* Mailman (aiosmtpd) records the null reverse-path as "<>", and so
-   * writes "X-MailFrom: <>" on bounces. */
-  g_autoptr(GBytes) prepared = mm_message_intake_prepare(
-      raw, mail_from[0] != '\0' ? mail_from : "<>", server->hostname,
-      &message_id, &error);
-  if (prepared == NULL) {
-    MmLmtpReply reply = mm_lmtp_reply_for_message_error(error);
-    if (reply == MM_LMTP_REPLY_LOCAL_ERROR || reply == MM_LMTP_REPLY_NO_SPACE)
-      mm_log_error("error", "LMTP %s: message from <%s> not prepared: %s",
-                   session_id, sender_escaped, error->message);
-    else
-      mm_log_info("smtp", "LMTP %s: message from <%s> refused: %s",
-                  session_id, sender_escaped, error->message);
-    for (guint i = 0; i < recipients->len; i++)
-      g_ptr_array_add(replies_out, g_strdup(mm_lmtp_reply_text(reply)));
-    return;
-  }
-
-  g_autofree char *id_escaped =
-      mm_log_escape(message_id != NULL ? message_id : "", -1);
-  g_autofree char *received_time = received_time_now();
-  gint64 original_size = (gint64)g_bytes_get_size(raw);
-
-  /* One copy per recipient address, as Mailman: posting to two lists, or
-   * to a list and its -owner, queues two entries. */
-  for (guint i = 0; i < recipients->len; i++) {
-    const MmLmtpRecipient *recipient = g_ptr_array_index(recipients, i);
-    const char *queue = mm_lmtp_recipient_queue(recipient);
-    json_t *meta = mm_lmtp_recipient_meta(recipient, original_size,
-                                          received_time, server->site_owner);
-    g_autoptr(GError) enqueue_error = NULL;
-    g_autofree char *entry_id = mm_queue_enqueue_to(
-        server->queue_dir, queue, prepared, meta, &enqueue_error);
-    json_decref(meta);
-    if (entry_id == NULL) {
-      MmLmtpReply reply = mm_lmtp_reply_for_enqueue_error(enqueue_error);
+/* Main thread: one reply and one log line per copy. */
+static void
+commit_job_answer(CommitJob *job)
+{
+  for (guint i = 0; i < job->copies->len; i++) {
+    CommitCopy *copy = g_ptr_array_index(job->copies, i);
+    if (copy->entry_id == NULL) {
+      MmLmtpReply reply = mm_lmtp_reply_for_enqueue_error(copy->error);
       mm_log_error("error",
                    "LMTP %s: Message-ID %s for %s: enqueue to %s failed: %s",
-                   session_id, id_escaped, recipient->list_id, queue,
-                   enqueue_error->message);
-      g_ptr_array_add(replies_out, g_strdup(mm_lmtp_reply_text(reply)));
+                   job->session_id, job->message_id_escaped, copy->list_id,
+                   copy->queue, copy->error->message);
+      g_ptr_array_add(job->replies, g_strdup(mm_lmtp_reply_text(reply)));
       continue;
     }
     mm_log_info("smtp",
                 "LMTP %s: Message-ID %s from <%s> for %s%s%s queued as %s "
                 "in %s",
-                session_id, id_escaped, sender_escaped, recipient->list_id,
-                recipient->subaddress != MM_LMTP_SUB_NONE ? " -" : "",
-                recipient->subaddress != MM_LMTP_SUB_NONE
-                    ? mm_lmtp_subaddress_name(recipient->subaddress)
+                job->session_id, job->message_id_escaped,
+                job->sender_escaped, copy->list_id,
+                copy->subaddress != MM_LMTP_SUB_NONE ? " -" : "",
+                copy->subaddress != MM_LMTP_SUB_NONE
+                    ? mm_lmtp_subaddress_name(copy->subaddress)
                     : "",
-                entry_id, queue);
-    g_ptr_array_add(replies_out,
-                    g_strdup_printf("250 2.0.0 Ok: queued as %s", entry_id));
+                copy->entry_id, copy->queue);
+    g_ptr_array_add(job->replies, g_strdup_printf("250 2.0.0 Ok: queued as %s",
+                                                  copy->entry_id));
   }
+}
+
+/* Main thread: answers every finished job.  Returns how many. */
+static guint
+drain_done_jobs(MmLmtpServer *server)
+{
+  guint n = 0;
+  CommitJob *job;
+  while ((job = g_async_queue_try_pop(server->done_jobs)) != NULL) {
+    if (job->prepared != NULL)
+      commit_job_answer(job);
+    g_assert(job->replies->len == job->copies->len);
+    mm_lmtp_session_delivered(job->session, job->replies);
+    commit_job_free(job);
+    n++;
+  }
+  return n;
+}
+
+static gboolean
+done_source_dispatch(GSource *source, GSourceFunc callback,
+                     gpointer user_data)
+{
+  (void)callback;
+  (void)user_data;
+  /* Disarm before draining: a job pushed after the last pop re-arms it. */
+  g_source_set_ready_time(source, -1);
+  drain_done_jobs(((DoneSource *)source)->server);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs done_source_funcs = {
+    .dispatch = done_source_dispatch,
+};
+
+/* Answers every recipient of @job with @reply, without committing. */
+static void
+commit_job_refuse(MmLmtpServer *server, CommitJob *job, MmLmtpReply reply)
+{
+  for (guint i = 0; i < job->copies->len; i++)
+    g_ptr_array_add(job->replies, g_strdup(mm_lmtp_reply_text(reply)));
+  commit_job_done(server, job);
+}
+
+void
+mm_lmtp_server_deliver(MmLmtpServer *server, MmLmtpSession *session,
+                       const char *session_id, GBytes *raw,
+                       const char *mail_from, GPtrArray *recipients)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message_id = NULL;
+  CommitJob *job = g_new0(CommitJob, 1);
+  job->session = session;
+  job->session_id = g_strdup(session_id);
+  job->sender_escaped = mm_log_escape(mail_from, -1);
+  job->copies =
+      g_ptr_array_new_full(recipients->len, (GDestroyNotify)commit_copy_free);
+  job->replies = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < recipients->len; i++) {
+    const MmLmtpRecipient *recipient = g_ptr_array_index(recipients, i);
+    CommitCopy *copy = g_new0(CommitCopy, 1);
+    copy->queue = g_strdup(mm_lmtp_recipient_queue(recipient));
+    copy->list_id = g_strdup(recipient->list_id);
+    copy->subaddress = recipient->subaddress;
+    g_ptr_array_add(job->copies, copy);
+  }
+
+  g_autofree char *reason = NULL;
+  if (!mm_lmtp_message_acceptable(raw, &reason)) {
+    mm_log_info("smtp", "LMTP %s: message from <%s> refused: %s", session_id,
+                job->sender_escaped, reason != NULL ? reason : "defective");
+    commit_job_refuse(server, job, MM_LMTP_REPLY_MALFORMED);
+    return;
+  }
+
+  /* Mailman (aiosmtpd) records the null reverse-path as "<>", and so
+   * writes "X-MailFrom: <>" on bounces. */
+  job->prepared = mm_message_intake_prepare(
+      raw, mail_from[0] != '\0' ? mail_from : "<>", server->hostname,
+      &message_id, &error);
+  if (job->prepared == NULL) {
+    MmLmtpReply reply = mm_lmtp_reply_for_message_error(error);
+    if (reply == MM_LMTP_REPLY_LOCAL_ERROR || reply == MM_LMTP_REPLY_NO_SPACE)
+      mm_log_error("error", "LMTP %s: message from <%s> not prepared: %s",
+                   session_id, job->sender_escaped, error->message);
+    else
+      mm_log_info("smtp", "LMTP %s: message from <%s> refused: %s",
+                  session_id, job->sender_escaped, error->message);
+    commit_job_refuse(server, job, reply);
+    return;
+  }
+
+  job->message_id_escaped =
+      mm_log_escape(message_id != NULL ? message_id : "", -1);
+  g_autofree char *received_time = received_time_now();
+  gint64 original_size = (gint64)g_bytes_get_size(raw);
+  /* One copy per recipient address, as Mailman: posting to two lists, or
+   * to a list and its -owner, queues two entries. */
+  for (guint i = 0; i < recipients->len; i++) {
+    CommitCopy *copy = g_ptr_array_index(job->copies, i);
+    copy->meta =
+        mm_lmtp_recipient_meta(g_ptr_array_index(recipients, i), original_size,
+                               received_time, server->site_owner);
+  }
+  /* Never fails for a non-exclusive pool. */
+  g_thread_pool_push(server->commit_pool, job, NULL);
+}
+
+gboolean
+mm_lmtp_server_stopping(const MmLmtpServer *server)
+{
+  return server->stopping;
 }

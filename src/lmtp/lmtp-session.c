@@ -5,8 +5,10 @@
  * session_free() tears them down in reverse.  A session never blocks: it
  * reads at most one 64 KiB chunk per event, handles every complete command
  * in the buffer in order (RFC 2920 pipelining), and writes what the socket
- * takes.  The only synchronous work is the enqueue after the final dot
- * (fsync included), which is what the MTA waits for anyway.
+ * takes.  After the final dot the message goes to the server's commit
+ * threads (mm_lmtp_server_deliver()); the session handles nothing more
+ * until mm_lmtp_session_delivered() brings the replies back, so replies
+ * stay in command order while other sessions go on.
  *
  * Bounds (STYLE.md 6): a command line of MM_LMTP_COMMAND_LINE_MAX; DATA
  * kept up to the size limit; unread input and unsent output each capped
@@ -69,6 +71,10 @@ struct MmLmtpSession {
   gint64 close_by_usec; /* set when closing */
   gboolean eof;
   gboolean closing; /* no more input handled; close once output is sent */
+  /* Between the final dot and mm_lmtp_session_delivered(): input waits,
+   * the timers are off (the wait is ours, not the client's), and the
+   * session is not freed even if its connection breaks. */
+  gboolean committing;
   gboolean dead;
   guint messages;
 };
@@ -338,16 +344,9 @@ finish_data(MmLmtpSession *session)
       send_reply(session, common);
   } else {
     g_autoptr(GBytes) raw = mm_lmtp_data_reader_steal(reader);
-    g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func(g_free);
-    mm_lmtp_server_deliver(session->server, session->id, raw, txn->mail_from,
-                           txn->recipients, replies);
-    g_assert(replies->len == n_rcpt);
-    for (guint i = 0; i < n_rcpt; i++)
-      send_line(session, g_ptr_array_index(replies, i));
-    session->messages++;
-    /* A client that delivers mail is an MTA that works: forgive earlier
-     * errors, as Postfix's error limit applies "without delivering mail". */
-    session->bad_commands = 0;
+    session->committing = TRUE;
+    mm_lmtp_server_deliver(session->server, session, session->id, raw,
+                           txn->mail_from, txn->recipients);
   }
   session_reset_transaction(session);
 }
@@ -402,7 +401,8 @@ handle_command(MmLmtpSession *session, const MmLmtpCommand *command)
 static void
 process_input(MmLmtpSession *session)
 {
-  while (!session->closing && session->in_pos < session->in->len &&
+  while (!session->closing && !session->committing &&
+         session->in_pos < session->in->len &&
          output_pending(session) < OUTPUT_HIGH_WATER) {
     const guint8 *data = session->in->data + session->in_pos;
     gsize len = session->in->len - session->in_pos;
@@ -493,7 +493,9 @@ update_source(MmLmtpSession *session)
   }
 
   gint64 wake;
-  if (session->closing) {
+  if (session->committing) {
+    wake = -1; /* mm_lmtp_session_delivered() wakes us */
+  } else if (session->closing) {
     wake = session->close_by_usec;
   } else {
     wake = session->last_io_usec + limits->timeout_usec;
@@ -502,25 +504,15 @@ update_source(MmLmtpSession *session)
   g_source_set_ready_time(session->source, wake);
 }
 
+/* After input arrived or the replies to a message came back: handles what
+ * is buffered, notices the end of the connection and the timers, writes,
+ * and closes or re-arms.  Returns FALSE when the session was killed. */
 static gboolean
-session_dispatch(MmLmtpSession *session, GIOCondition revents)
+session_settle(MmLmtpSession *session)
 {
   const MmLmtpLimits *limits = mm_lmtp_server_limits(session->server);
   gint64 now = g_get_monotonic_time();
 
-  if ((revents & G_IO_OUT) && !flush_output(session))
-    goto broken;
-  if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
-    if (wants_input(session)) {
-      if (!read_input(session))
-        goto broken;
-    } else if (revents & (G_IO_HUP | G_IO_ERR)) {
-      /* Hung up or reset while we were not reading: nothing we still have
-       * to say can reach the client, and poll() would report it again and
-       * again. */
-      goto broken;
-    }
-  }
   process_input(session);
 
   if (session->eof && !session->closing) {
@@ -534,7 +526,7 @@ session_dispatch(MmLmtpSession *session, GIOCondition revents)
     session->close_by_usec = now + CLOSE_GRACE_USEC;
   }
 
-  if (!session->closing) {
+  if (!session->closing && !session->committing) {
     /* The timer, checked on every wake-up: a client that keeps the
      * socket busy must not postpone the session deadline. */
     if (now >= session->started_usec + limits->session_deadline_usec) {
@@ -549,15 +541,36 @@ session_dispatch(MmLmtpSession *session, GIOCondition revents)
     }
   }
 
-  if (!flush_output(session))
-    goto broken;
-  if (session->closing &&
+  if (!flush_output(session)) {
+    session_kill(session);
+    return FALSE;
+  }
+  if (session->closing && !session->committing &&
       (output_pending(session) == 0 || now >= session->close_by_usec)) {
     session_kill(session);
-    return G_SOURCE_REMOVE;
+    return FALSE;
   }
   update_source(session);
-  return G_SOURCE_CONTINUE;
+  return TRUE;
+}
+
+static gboolean
+session_dispatch(MmLmtpSession *session, GIOCondition revents)
+{
+  if ((revents & G_IO_OUT) && !flush_output(session))
+    goto broken;
+  if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+    if (wants_input(session)) {
+      if (!read_input(session))
+        goto broken;
+    } else if (revents & (G_IO_HUP | G_IO_ERR)) {
+      /* Hung up or reset while we were not reading: nothing we still have
+       * to say can reach the client, and poll() would report it again and
+       * again. */
+      goto broken;
+    }
+  }
+  return session_settle(session) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 
 broken:
   session_kill(session);
@@ -666,7 +679,16 @@ session_free_idle(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Ends the connection now and frees the session from an idle callback. */
+static void
+schedule_free(MmLmtpSession *session)
+{
+  session->free_source = g_idle_source_new();
+  g_source_set_callback(session->free_source, session_free_idle, session, NULL);
+  g_source_attach(session->free_source, session->context);
+}
+
+/* Ends the connection now and frees the session from an idle callback,
+ * or, while a commit is in flight, once it is answered. */
 static void
 session_kill(MmLmtpSession *session)
 {
@@ -679,14 +701,44 @@ session_kill(MmLmtpSession *session)
     g_source_destroy(session->source);
   if (session->socket != NULL)
     g_socket_close(session->socket, NULL);
-  session->free_source = g_idle_source_new();
-  g_source_set_callback(session->free_source, session_free_idle, session, NULL);
-  g_source_attach(session->free_source, session->context);
+  if (!session->committing)
+    schedule_free(session);
+}
+
+void
+mm_lmtp_session_delivered(MmLmtpSession *session, GPtrArray *replies)
+{
+  g_return_if_fail(session->committing);
+  session->committing = FALSE;
+  session->messages++;
+  if (session->dead) {
+    mm_log_info("smtp",
+                "LMTP %s: connection lost before the replies to its message "
+                "were sent",
+                session->id);
+    schedule_free(session);
+    return;
+  }
+  for (guint i = 0; i < replies->len; i++)
+    send_line(session, g_ptr_array_index(replies, i));
+  /* A client that delivers mail is an MTA that works: forgive earlier
+   * errors, as Postfix's error limit applies "without delivering mail". */
+  session->bad_commands = 0;
+  if (mm_lmtp_server_stopping(session->server)) {
+    /* The server is going away: the replies, then its 421. */
+    flush_output(session);
+    return;
+  }
+  /* The client was waiting for us: its idle time starts now. */
+  session->last_io_usec = g_get_monotonic_time();
+  session_settle(session);
 }
 
 void
 mm_lmtp_session_abort(MmLmtpSession *session)
 {
+  /* The server answers every commit before it aborts sessions. */
+  g_warn_if_fail(!session->committing);
   if (!session->dead) {
     /* Best effort: one non-blocking attempt to say why. */
     send_reply(session, MM_LMTP_REPLY_SHUTTING_DOWN);

@@ -2,9 +2,13 @@
  *
  * The `lmtp` runner process creates one MmLmtpServer, attaches it to a
  * GMainContext and runs a GMainLoop until SIGTERM.  Everything happens on
- * that one thread: sockets are non-blocking and every session is a small
- * state machine driven by poll events, so one slow client never blocks the
- * others (Postfix opens up to 20 connections in parallel).
+ * that one thread except the durable writes: sockets are non-blocking and
+ * every session is a small state machine driven by poll events, so one
+ * slow client never blocks the others (Postfix opens up to 20 connections
+ * in parallel); a message's queue files are written and fsynced by a pool
+ * of commit threads, so that the fsyncs of concurrent sessions overlap
+ * and the file system commits them together (group commit) instead of one
+ * after another.
  *
  * What the MTA is promised: a recipient answered "250" after the final dot
  * has its own copy of the message durably in a queue directory (written,

@@ -783,6 +783,154 @@ class Connections(unittest.TestCase):
             self.assertEqual([f for f in os.listdir(d)
                               if not f.endswith(".pck")], [])
 
+    def run_clients(self, n, work):
+        """Runs work(i) in n threads at once; returns their results."""
+        results = [None] * n
+        barrier = threading.Barrier(n, timeout=IO_TIMEOUT)
+
+        def worker(i):
+            try:
+                barrier.wait()
+                results[i] = work(i)
+            except Exception as e:  # reported by the caller's assertions
+                results[i] = repr(e)
+
+        threads = [threading.Thread(target=worker, args=(i,))
+                   for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(IO_TIMEOUT * 4)
+        return results
+
+    def queued_subjects(self, queue="in"):
+        """{entry ID: Subject} of every entry in @queue."""
+        out = {}
+        for f in self.site.queue_files(queue):
+            for line in self.site.message(f).split(b"\r\n"):
+                if line.startswith(b"Subject: "):
+                    out[os.path.basename(f)[:-4]] = line[9:].decode()
+                    break
+        return out
+
+    def test_parallel_commits_each_answered_for_its_own_copy(self):
+        # 20 sessions commit at the same time (the server's commit
+        # threads): every copy gets its own 250 with its own ID, the ID
+        # names the entry holding that very message, and each session's
+        # replies stay in RCPT order even with the next transaction
+        # pipelined behind the final dot.
+        self.site.start()
+
+        def client(i):
+            c = self.site.connect()
+            assert c.reply()[0] == 220
+            assert c.cmd("LHLO p%d" % i)[0] == 250
+            got = []
+            for k in range(0, 6, 2):
+                # Two transactions in one send: the second waits for the
+                # first one's commit.
+                batch = b""
+                for j in (k, k + 1):
+                    batch += (b"MAIL FROM:<p%d@b.example>\r\n"
+                              b"RCPT TO:<foo@example.com>\r\n"
+                              b"RCPT TO:<bar@example.com>\r\nDATA\r\n"
+                              % i)
+                    batch += stuff(message("par %d %d" % (i, j)))
+                c.send(batch)
+                for j in (k, k + 1):
+                    codes = [x[0] for x in c.replies(4)]
+                    assert codes == [250, 250, 250, 354], codes
+                    final = c.replies(2)
+                    got.append(("par %d %d" % (i, j),
+                                [x[0] for x in final],
+                                [x[1][0].split("queued as ")[-1]
+                                 for x in final]))
+            assert c.cmd("QUIT")[0] == 221
+            c.close()
+            return got
+
+        results = self.run_clients(20, client)
+        for r in results:
+            self.assertIsInstance(r, list, r)
+        answered = {}
+        for r in results:
+            for subject, codes, ids in r:
+                self.assertEqual(codes, [250, 250], subject)
+                for entry_id in ids:
+                    self.assertNotIn(entry_id, answered)
+                    answered[entry_id] = subject
+        self.assertEqual(len(answered), 20 * 6 * 2)
+        self.assertEqual(self.queued_subjects(), answered)
+
+    def test_client_gone_before_its_replies(self):
+        # Clients send their message and go away at once, without reading
+        # the final reply: half of them close (FIN: the server has every
+        # byte, so the message is queued exactly once), half reset the
+        # connection (RST: the kernel may drop what the server had not read
+        # yet, so at most once).  A reset that lands while the commit is in
+        # flight exercises the session that dies before its replies.  The
+        # server goes on serving either way.
+        self.site.start()
+
+        def client(i):
+            c = self.site.connect()
+            assert c.reply()[0] == 220
+            c.send(b"LHLO g\r\nMAIL FROM:<g@b.example>\r\n"
+                   b"RCPT TO:<foo@example.com>\r\nDATA\r\n")
+            assert [x[0] for x in c.replies(4)] == [250, 250, 250, 354]
+            if i % 2:
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.send(stuff(message("gone %d" % i)))
+            c.close()  # before the final reply
+            return True
+
+        self.assertEqual(self.run_clients(40, client), [True] * 40)
+        closed = sorted("gone %d" % i for i in range(0, 40, 2))
+        for _ in range(600):  # bounded: the server finishes on its own
+            got = sorted(self.queued_subjects().values())
+            if all(x in got for x in closed):
+                break
+            select.select([], [], [], 0.05)
+        got = sorted(self.queued_subjects().values())
+        self.assertEqual(len(got), len(set(got)), "queued twice")
+        self.assertEqual([x for x in got if x in closed], closed)
+        self.assertTrue(all(x.startswith("gone ") for x in got))
+        c = self.site.connect()
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd("LHLO x")[0], 250)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        c.close()
+
+    def test_sigterm_answers_what_it_queued(self):
+        # SIGTERM while 20 sessions have just sent their final dots: every
+        # message that is queued was answered 250 before the 421, and every
+        # 250 names a queued entry, so the MTA neither loses nor resends.
+        self.site.start()
+        clients = []
+        for i in range(20):
+            c = self.site.connect()
+            self.assertEqual(c.reply()[0], 220)
+            self.assertEqual(c.cmd("LHLO t")[0], 250)
+            self.assertEqual(c.cmd("MAIL FROM:<t@b.example>")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<foo@example.com>")[0], 250)
+            self.assertEqual(c.cmd("DATA")[0], 354)
+            clients.append(c)
+        for i, c in enumerate(clients):
+            c.send(stuff(message("term %d" % i)))
+        self.site.proc.send_signal(signal.SIGTERM)
+        answered = {}
+        for i, c in enumerate(clients):
+            code, lines = c.reply()
+            if code == 250:
+                answered[lines[0].split("queued as ")[1]] = "term %d" % i
+                code, lines = c.reply()
+            self.assertEqual(code, 421, lines)
+            self.assertTrue(c.at_eof())
+            c.close()
+        self.assertEqual(self.site.stop(), 0)
+        self.assertEqual(self.queued_subjects(), answered)
+
     def test_queue_failure_is_per_recipient(self):
         # The "in" queue cannot be written (a file where its directory
         # should be): its recipients get 451 (try later), the others 250.
