@@ -29,6 +29,13 @@ MmAtomicFile *mm_atomic_file_new(const char *final_path, int mode,
 gboolean mm_atomic_file_write(MmAtomicFile *file, const void *data, gsize len,
                               GError **error);
 
+/* Appends the @n_parts buffers of @parts in order with as few system
+ * calls as the kernel allows (writev), so that a file assembled from a few
+ * pieces costs one write, not one per piece.  Same errors as
+ * mm_atomic_file_write(). */
+gboolean mm_atomic_file_write_parts(MmAtomicFile *file, const GBytes *const *parts,
+                                    guint n_parts, GError **error);
+
 /* Bytes written so far. */
 guint64 mm_atomic_file_size(const MmAtomicFile *file);
 

@@ -501,7 +501,15 @@ update_source(MmLmtpSession *session)
     wake = session->last_io_usec + limits->timeout_usec;
     wake = MIN(wake, session->started_usec + limits->session_deadline_usec);
   }
-  g_source_set_ready_time(session->source, wake);
+  /* The idle deadline moves later with every read and write.  Re-arming
+   * the timer each time would wake the main loop up (an eventfd write and
+   * read) for nothing, so a later deadline is left to the check that runs
+   * when the armed, earlier one fires; only an earlier, a cleared or an
+   * expired one (which would fire again at once) is set now. */
+  gint64 armed = g_source_get_ready_time(session->source);
+  if (wake == -1 || armed == -1 || wake < armed ||
+      armed <= g_source_get_time(session->source))
+    g_source_set_ready_time(session->source, wake);
 }
 
 /* After input arrived or the replies to a message came back: handles what
@@ -626,6 +634,11 @@ mm_lmtp_session_new(MmLmtpServer *server, GSocket *socket,
   session->source = g_source_new(&session_source_funcs, sizeof(SessionSource));
   ((SessionSource *)session->source)->session = session;
   g_source_set_name(session->source, "mm-lmtp-session");
+  /* GLib blocks a source while dispatching it unless it may recurse, and
+   * blocking one with a file descriptor removes and re-adds its poll
+   * record, waking the loop up twice per event for nothing.  The dispatch
+   * never iterates the context, so recursion cannot happen. */
+  g_source_set_can_recurse(session->source, TRUE);
   session->fd_tag =
       g_source_add_unix_fd(session->source, g_socket_get_fd(socket), 0);
   g_source_attach(session->source, context);
