@@ -3,11 +3,10 @@
  * A byte-level state machine, so chunk boundaries fall anywhere (between
  * CR and LF, between the dot and its CR) without changing the result; the
  * unit tests feed every case whole and one byte at a time.  The content is
- * kept unstuffed in memory, bounded by the size limit: the queue takes the
- * message as one GBytes, so a temporary file would only add a copy.
- * XXX: the worst case is max_connections x max_message_size in memory
- * (64 x 32 MiB with the defaults); streaming to a spool file needs a
- * queue API that enqueues from a file.
+ * kept unstuffed in an MmSpool (src/base/): on the heap up to the reader's
+ * memory bound, in an anonymous file beside the queue past it, so that the
+ * server's memory does not grow with max_connections x max_message_size
+ * (64 x 32 MiB with the defaults) but with max_connections x the bound.
  *
  * Invariants: at most max_size bytes are ever kept; once a limit is
  * exceeded the rest is still read (and dropped) so that the reply after the
@@ -16,6 +15,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "lmtp-private.h"
+
+#include "base-spool.h"
 
 #include <string.h>
 
@@ -28,7 +29,8 @@ typedef enum {
 } DataState;
 
 struct MmLmtpDataReader {
-  GByteArray *content;
+  MmSpool *content;
+  GError *spool_error; /* the spool failed (disk full): nothing is kept */
   gsize max_size;
   guint64 size;        /* everything after unstuffing, even past the limit */
   gsize line_len;      /* content octets of the current line */
@@ -40,10 +42,11 @@ struct MmLmtpDataReader {
 };
 
 MmLmtpDataReader *
-mm_lmtp_data_reader_new(gsize max_size)
+mm_lmtp_data_reader_new(gsize max_size, const char *spool_dir,
+                        gsize memory_max)
 {
   MmLmtpDataReader *reader = g_new0(MmLmtpDataReader, 1);
-  reader->content = g_byte_array_sized_new(MIN(max_size, 64 * 1024));
+  reader->content = mm_spool_new(spool_dir, memory_max);
   reader->max_size = max_size;
   reader->state = DATA_LINE_START;
   /* The 354 reply ended a line: "." CRLF straight away is an empty
@@ -57,7 +60,8 @@ mm_lmtp_data_reader_free(MmLmtpDataReader *reader)
 {
   if (reader == NULL)
     return;
-  g_clear_pointer(&reader->content, g_byte_array_unref);
+  g_clear_pointer(&reader->content, mm_spool_free);
+  g_clear_error(&reader->spool_error);
   g_free(reader);
 }
 
@@ -65,16 +69,17 @@ static void
 keep(MmLmtpDataReader *reader, const guint8 *bytes, gsize len)
 {
   reader->size += len;
-  if (reader->too_big)
+  if (reader->too_big || reader->spool_error != NULL)
     return;
-  if (reader->content->len + len > reader->max_size) {
-    /* Over the limit: the message will be refused, so free what we have
+  if (mm_spool_size(reader->content) + len > reader->max_size) {
+    /* Over the limit: the message will be refused, so drop what we have
      * rather than hold up to max_size for nothing. */
     reader->too_big = TRUE;
-    g_byte_array_set_size(reader->content, 0);
+    mm_spool_clear(reader->content);
     return;
   }
-  g_byte_array_append(reader->content, bytes, len);
+  if (!mm_spool_append(reader->content, bytes, len, &reader->spool_error))
+    mm_spool_clear(reader->content);
 }
 
 static void
@@ -192,9 +197,11 @@ mm_lmtp_data_reader_line_too_long(const MmLmtpDataReader *reader)
 }
 
 GBytes *
-mm_lmtp_data_reader_steal(MmLmtpDataReader *reader)
+mm_lmtp_data_reader_finish(MmLmtpDataReader *reader, GError **error)
 {
-  GBytes *bytes = g_byte_array_free_to_bytes(reader->content);
-  reader->content = g_byte_array_new();
-  return bytes;
+  if (reader->spool_error != NULL) {
+    g_propagate_error(error, g_steal_pointer(&reader->spool_error));
+    return NULL;
+  }
+  return mm_spool_finish(reader->content, error);
 }

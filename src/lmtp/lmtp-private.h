@@ -111,8 +111,12 @@ gboolean mm_lmtp_command_parser_pending(const MmLmtpCommandParser *parser);
 
 typedef struct MmLmtpDataReader MmLmtpDataReader;
 
-/* A reader that keeps at most @max_size bytes of (unstuffed) message. */
-MmLmtpDataReader *mm_lmtp_data_reader_new(gsize max_size);
+/* A reader that keeps at most @max_size bytes of (unstuffed) message: up
+ * to @memory_max on the heap, the rest in an anonymous file in
+ * @spool_dir (see base-spool.h). */
+MmLmtpDataReader *mm_lmtp_data_reader_new(gsize max_size,
+                                          const char *spool_dir,
+                                          gsize memory_max);
 void mm_lmtp_data_reader_free(MmLmtpDataReader *reader);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmLmtpDataReader, mm_lmtp_data_reader_free)
 
@@ -140,9 +144,12 @@ guint64 mm_lmtp_data_reader_size(const MmLmtpDataReader *reader);
 gboolean mm_lmtp_data_reader_too_big(const MmLmtpDataReader *reader);
 /* TRUE if some line was over MM_LMTP_TEXT_LINE_MAX octets. */
 gboolean mm_lmtp_data_reader_line_too_long(const MmLmtpDataReader *reader);
-/* The kept content (transfer full); the reader is empty afterwards.  Only
- * meaningful when neither limit was exceeded. */
-GBytes *mm_lmtp_data_reader_steal(MmLmtpDataReader *reader);
+/* The kept content (transfer full; a file mapping when it was spilled);
+ * the reader is empty afterwards.  Only meaningful when neither limit was
+ * exceeded.  NULL with @error (MM_ERROR, NO_SPACE for a full disk) when
+ * the spill file could not be written: the message is lost to us, and the
+ * caller answers as for a failed enqueue. */
+GBytes *mm_lmtp_data_reader_finish(MmLmtpDataReader *reader, GError **error);
 
 /* ---- Recipients (lmtp-recipient.c) ----------------------------------- */
 
@@ -308,6 +315,10 @@ typedef struct MmLmtpSession MmLmtpSession;
 /* Server-side facts and services a session uses (lmtp-server.c). */
 const MmLmtpLimits *mm_lmtp_server_limits(const MmLmtpServer *server);
 const char *mm_lmtp_server_hostname(const MmLmtpServer *server);
+/* Where sessions spill large messages while they arrive: the queue root,
+ * so that the spool shares the queue's file system and its free-space
+ * check. */
+const char *mm_lmtp_server_spool_dir(const MmLmtpServer *server);
 /* Resolves a RCPT address with the server's database (opened lazily,
  * read-only; closed after a failure so that the next call reopens it). */
 MmLmtpRecipient *mm_lmtp_server_resolve(MmLmtpServer *server,

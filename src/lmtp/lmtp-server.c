@@ -8,13 +8,13 @@
  * itself at the next RCPT instead of needing a restart.
  *
  * Invariant: a recipient's "250" is produced here only after
- * mm_queue_enqueue_to() returned its copy's ID, i.e. after the queue file
+ * mm_queue_enqueue_parts_to() returned its copy's ID, i.e. after the queue file
  * and its directory were fsynced (src/queue/).  Nothing is retried within
  * a transaction: a failed copy is answered 451/452 and the MTA retries
  * that recipient alone.
  *
  * Threads: everything runs on the main loop except commit_worker(), which
- * only calls mm_queue_enqueue_to() for a job nobody else touches until it
+ * only calls mm_queue_enqueue_parts_to() for a job nobody else touches until it
  * is handed back through the done queue.  Judging and preparing a message
  * (GMime), the database, logging and every socket stay on the main
  * thread.  Why threads: the enqueue waits on two fsyncs; done one after
@@ -27,6 +27,7 @@
 #include "lmtp-private.h"
 
 #include "base-error.h"
+#include "base-file.h"
 #include "base-log.h"
 #include "message.h"
 #include "queue.h"
@@ -419,6 +420,14 @@ mm_lmtp_server_new_with_limits(const MmConfig *config,
     return NULL;
   }
   server->queue_dir = g_strdup(queue_dir);
+  /* The queue root is also where sessions spill large messages, before any
+   * queue directory below it exists. */
+  g_autoptr(GError) dir_error = NULL;
+  if (!mm_mkdir_p(queue_dir, 0770, &dir_error)) {
+    g_set_error(error, MM_LMTP_ERROR, MM_LMTP_ERROR_CONFIG, "%s",
+                dir_error->message);
+    return NULL;
+  }
   g_autoptr(GError) db_error = NULL;
   server->db_path = mm_config_database_path(config, &db_error);
   if (server->db_path == NULL) {
@@ -552,6 +561,12 @@ const char *
 mm_lmtp_server_hostname(const MmLmtpServer *server)
 {
   return server->hostname;
+}
+
+const char *
+mm_lmtp_server_spool_dir(const MmLmtpServer *server)
+{
+  return server->queue_dir;
 }
 
 void
@@ -699,7 +714,11 @@ typedef struct {
   char *session_id;
   char *sender_escaped;
   char *message_id_escaped;
-  GBytes *prepared; /* NULL when refused before any commit */
+  /* The message as queued, in two pieces never joined in memory: the
+   * rewritten header block and the rest as received (a slice of the
+   * session's buffer or spool mapping).  NULL when refused. */
+  GBytes *head;
+  GBytes *rest;
   GPtrArray *copies; /* CommitCopy* */
   GPtrArray *replies; /* one per recipient, filled before the answer */
 } CommitJob;
@@ -722,7 +741,8 @@ commit_job_free(CommitJob *job)
   g_free(job->session_id);
   g_free(job->sender_escaped);
   g_free(job->message_id_escaped);
-  g_clear_pointer(&job->prepared, g_bytes_unref);
+  g_clear_pointer(&job->head, g_bytes_unref);
+  g_clear_pointer(&job->rest, g_bytes_unref);
   g_clear_pointer(&job->copies, g_ptr_array_unref);
   g_clear_pointer(&job->replies, g_ptr_array_unref);
   g_free(job);
@@ -748,9 +768,10 @@ commit_worker(gpointer data, gpointer user_data)
 
   for (guint i = 0; i < job->copies->len; i++) {
     CommitCopy *copy = g_ptr_array_index(job->copies, i);
-    copy->entry_id = mm_queue_enqueue_to(server->queue_dir, copy->queue,
-                                         job->prepared, copy->meta,
-                                         &copy->error);
+    GBytes *parts[] = {job->head, job->rest};
+    copy->entry_id = mm_queue_enqueue_parts_to(server->queue_dir, copy->queue,
+                                               parts, G_N_ELEMENTS(parts),
+                                               copy->meta, &copy->error);
   }
   commit_job_done(server, job);
 }
@@ -792,7 +813,7 @@ drain_done_jobs(MmLmtpServer *server)
   guint n = 0;
   CommitJob *job;
   while ((job = g_async_queue_try_pop(server->done_jobs)) != NULL) {
-    if (job->prepared != NULL)
+    if (job->head != NULL)
       commit_job_answer(job);
     g_assert(job->replies->len == job->copies->len);
     mm_lmtp_session_delivered(job->session, job->replies);
@@ -860,10 +881,11 @@ mm_lmtp_server_deliver(MmLmtpServer *server, MmLmtpSession *session,
 
   /* Mailman (aiosmtpd) records the null reverse-path as "<>", and so
    * writes "X-MailFrom: <>" on bounces. */
-  job->prepared = mm_message_intake_prepare(
+  gsize rest_offset = 0;
+  job->head = mm_message_intake_prepare_head(
       raw, mail_from[0] != '\0' ? mail_from : "<>", server->hostname,
-      &message_id, &error);
-  if (job->prepared == NULL) {
+      &message_id, &rest_offset, &error);
+  if (job->head == NULL) {
     MmLmtpReply reply = mm_lmtp_reply_for_message_error(error);
     if (reply == MM_LMTP_REPLY_LOCAL_ERROR || reply == MM_LMTP_REPLY_NO_SPACE)
       mm_log_error("error", "LMTP %s: message from <%s> not prepared: %s",
@@ -875,6 +897,8 @@ mm_lmtp_server_deliver(MmLmtpServer *server, MmLmtpSession *session,
     return;
   }
 
+  job->rest = g_bytes_new_from_bytes(raw, rest_offset,
+                                     g_bytes_get_size(raw) - rest_offset);
   job->message_id_escaped =
       mm_log_escape(message_id != NULL ? message_id : "", -1);
   g_autofree char *received_time = received_time_now();

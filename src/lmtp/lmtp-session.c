@@ -36,6 +36,10 @@
 #define INPUT_HIGH_WATER (64 * 1024)
 /* Pending output above which we stop handling commands. */
 #define OUTPUT_HIGH_WATER (64 * 1024)
+/* How much of a message a session keeps on the heap while it arrives; the
+ * rest goes to an anonymous spool file (lmtp-data.c).  Most list mail is
+ * smaller, so the file is the exception. */
+#define DATA_MEMORY_MAX (1024 * 1024)
 /* After deciding to close, how long the last reply may take to leave. */
 #define CLOSE_GRACE_USEC (10 * G_USEC_PER_SEC)
 
@@ -312,7 +316,9 @@ handle_data(MmLmtpSession *session)
     return;
   }
   const MmLmtpLimits *limits = mm_lmtp_server_limits(session->server);
-  session->txn->data = mm_lmtp_data_reader_new((gsize)limits->max_message_size);
+  session->txn->data = mm_lmtp_data_reader_new(
+      (gsize)limits->max_message_size, mm_lmtp_server_spool_dir(session->server),
+      DATA_MEMORY_MAX);
   send_reply(session, MM_LMTP_REPLY_START_DATA);
 }
 
@@ -339,11 +345,20 @@ finish_data(MmLmtpSession *session)
                 " bytes over the limit",
                 session->id, mm_lmtp_data_reader_size(reader));
   }
+  g_autoptr(GBytes) raw = NULL;
+  if (common == MM_LMTP_REPLY_COUNT_) {
+    g_autoptr(GError) error = NULL;
+    raw = mm_lmtp_data_reader_finish(reader, &error);
+    if (raw == NULL) {
+      common = mm_lmtp_reply_for_enqueue_error(error);
+      mm_log_error("error", "LMTP %s: message not kept while received: %s",
+                   session->id, error->message);
+    }
+  }
   if (common != MM_LMTP_REPLY_COUNT_) {
     for (guint i = 0; i < n_rcpt; i++)
       send_reply(session, common);
   } else {
-    g_autoptr(GBytes) raw = mm_lmtp_data_reader_steal(reader);
     session->committing = TRUE;
     mm_lmtp_server_deliver(session->server, session, session->id, raw,
                            txn->mail_from, txn->recipients);

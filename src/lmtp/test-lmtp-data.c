@@ -6,7 +6,15 @@
  */
 #include "lmtp-private.h"
 
+#include "base-error.h"
+
+#include <glib/gstdio.h>
 #include <string.h>
+
+/* Where readers spill; every case runs twice, kept in memory and spilled
+ * after a few bytes, and must not tell the difference. */
+static char *spool_dir;
+static gsize memory_max = 1024 * 1024;
 
 typedef struct {
   const char *name;
@@ -59,7 +67,8 @@ run_case(const DataCase *c, const guint8 *input, gsize len,
          const gsize *splits, gsize n_splits)
 {
   gsize max_size = c->max_size != 0 ? c->max_size : 1024 * 1024;
-  g_autoptr(MmLmtpDataReader) reader = mm_lmtp_data_reader_new(max_size);
+  g_autoptr(MmLmtpDataReader) reader =
+      mm_lmtp_data_reader_new(max_size, spool_dir, memory_max);
   gsize pos = 0;
   gboolean done = FALSE;
   gsize s = 0;
@@ -87,7 +96,9 @@ run_case(const DataCase *c, const guint8 *input, gsize len,
   if (c->content != NULL) {
     gsize want_len =
         c->content_len >= 0 ? (gsize)c->content_len : strlen(c->content);
-    g_autoptr(GBytes) content = mm_lmtp_data_reader_steal(reader);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) content = mm_lmtp_data_reader_finish(reader, &error);
+    g_assert_no_error(error);
     gsize got_len = 0;
     const guint8 *got = g_bytes_get_data(content, &got_len);
     g_assert_cmpmem(got, got_len, c->content, want_len);
@@ -98,11 +109,13 @@ run_case(const DataCase *c, const guint8 *input, gsize len,
 static void
 test_cases(void)
 {
+  for (int spill = 0; spill <= 1; spill++)
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    memory_max = spill ? 3 : 1024 * 1024;
     const DataCase *c = &cases[i];
     const guint8 *input = (const guint8 *)c->input;
     gsize len = c->input_len >= 0 ? (gsize)c->input_len : strlen(c->input);
-    g_test_message("case %s", c->name);
+    g_test_message("case %s%s", c->name, spill ? " (spilled)" : "");
 
     /* Whole. */
     run_case(c, input, len, NULL, 0);
@@ -135,7 +148,8 @@ test_line_limit(void)
   /* 998 octets and CRLF: the RFC maximum. */
   for (gsize extra = 0; extra <= 1; extra++) {
     g_autoptr(GByteArray) input = line_of(MM_LMTP_TEXT_LINE_MAX - 2 + extra);
-    g_autoptr(MmLmtpDataReader) reader = mm_lmtp_data_reader_new(1 << 20);
+    g_autoptr(MmLmtpDataReader) reader = mm_lmtp_data_reader_new(1 << 20, spool_dir,
+                                                          1 << 20);
     gsize consumed = 0;
     g_assert_true(mm_lmtp_data_reader_feed(reader, input->data, input->len,
                                            &consumed));
@@ -146,7 +160,8 @@ test_line_limit(void)
   g_byte_array_append(stuffed, (const guint8 *)".", 1);
   g_autoptr(GByteArray) rest = line_of(MM_LMTP_TEXT_LINE_MAX - 2);
   g_byte_array_append(stuffed, rest->data, rest->len);
-  g_autoptr(MmLmtpDataReader) reader = mm_lmtp_data_reader_new(1 << 20);
+  g_autoptr(MmLmtpDataReader) reader = mm_lmtp_data_reader_new(1 << 20, spool_dir,
+                                                          1 << 20);
   gsize consumed = 0;
   g_assert_true(mm_lmtp_data_reader_feed(reader, stuffed->data, stuffed->len,
                                          &consumed));
@@ -158,7 +173,9 @@ test_big_message_read_to_end(void)
 {
   /* 3 MiB of lines into a reader of 1 MiB: refused, but read to its end,
    * and the bytes after the end are left. */
-  g_autoptr(MmLmtpDataReader) reader = mm_lmtp_data_reader_new(1 << 20);
+  /* Spilled to the file after 4 KiB, and the file dropped at the limit. */
+  g_autoptr(MmLmtpDataReader) reader =
+      mm_lmtp_data_reader_new(1 << 20, spool_dir, 4096);
   static const char line[] = "0123456789abcdef0123456789abcdef\r\n";
   g_autoptr(GByteArray) chunk = g_byte_array_new();
   while (chunk->len < 65536 - sizeof line)
@@ -177,8 +194,26 @@ test_big_message_read_to_end(void)
   g_assert_true(mm_lmtp_data_reader_too_big(reader));
   g_assert_false(mm_lmtp_data_reader_line_too_long(reader));
   g_assert_cmpuint(mm_lmtp_data_reader_size(reader), ==, total);
-  g_autoptr(GBytes) kept = mm_lmtp_data_reader_steal(reader);
+  g_autoptr(GBytes) kept = mm_lmtp_data_reader_finish(reader, NULL);
   g_assert_cmpuint(g_bytes_get_size(kept), ==, 0);
+}
+
+/* A spill that fails (here: no such directory) is reported at the end,
+ * after the whole message was read, so the session stays in step. */
+static void
+test_spool_failure(void)
+{
+  g_autoptr(MmLmtpDataReader) reader =
+      mm_lmtp_data_reader_new(1 << 20, "/nonexistent/mm-lmtp-test", 4);
+  static const char input[] = "Subject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n";
+  gsize consumed = 0;
+  g_assert_true(mm_lmtp_data_reader_feed(reader, (const guint8 *)input,
+                                         strlen(input), &consumed));
+  g_assert_cmpuint(consumed, ==, strlen(input) - strlen("NOOP\r\n"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) content = mm_lmtp_data_reader_finish(reader, &error);
+  g_assert_null(content);
+  g_assert_error(error, MM_ERROR, MM_ERROR_NOT_FOUND);
 }
 
 int
@@ -188,5 +223,12 @@ main(int argc, char **argv)
   g_test_add_func("/lmtp/data/cases", test_cases);
   g_test_add_func("/lmtp/data/line-limit", test_line_limit);
   g_test_add_func("/lmtp/data/big-message", test_big_message_read_to_end);
-  return g_test_run();
+  g_test_add_func("/lmtp/data/spool-failure", test_spool_failure);
+  g_autoptr(GError) error = NULL;
+  spool_dir = g_dir_make_tmp("mm-lmtp-data-XXXXXX", &error);
+  g_assert_no_error(error);
+  int rc = g_test_run();
+  g_rmdir(spool_dir);
+  g_free(spool_dir);
+  return rc;
 }

@@ -165,11 +165,13 @@ format_date_now(void)
 }
 
 /* The shared edit: @envelope_sender NULL means no X-MailFrom (inject);
- * @add_date adds Date when missing (inject). */
+ * @add_date adds Date when missing (inject).  Returns the new header
+ * block; the message continues with @raw from *@body_offset_out on,
+ * unchanged. */
 static GBytes *
-prepare_headers(GBytes *raw, const char *envelope_sender, gboolean add_date,
-                const char *host_for_msgid, char **message_id_out,
-                GError **error)
+prepare_head(GBytes *raw, const char *envelope_sender, gboolean add_date,
+             const char *host_for_msgid, char **message_id_out,
+             gsize *body_offset_out, GError **error)
 {
   gsize len = 0;
   const char *data = g_bytes_get_data(raw, &len);
@@ -230,9 +232,8 @@ prepare_headers(GBytes *raw, const char *envelope_sender, gboolean add_date,
    * line before the body when it serialises; so do we, once. */
   if (block.ended_by_garbage)
     g_byte_array_append(out, (const guint8 *)eol, (guint)strlen(eol));
-  /* The separator and the body, byte for byte. */
-  g_byte_array_append(out, (const guint8 *)data + block.headers_end,
-                      (guint)(len - block.headers_end));
+  /* The separator and the body follow byte for byte. */
+  *body_offset_out = block.headers_end;
   mm_header_block_clear(&block);
 
   if (message_id_out != NULL)
@@ -240,22 +241,63 @@ prepare_headers(GBytes *raw, const char *envelope_sender, gboolean add_date,
   return g_byte_array_free_to_bytes(out);
 }
 
-GBytes *
-mm_message_intake_prepare(GBytes *raw, const char *envelope_sender,
-                          const char *host_for_msgid, char **message_id_out,
-                          GError **error)
+/* The whole message: the new head, then @raw from @body_offset on. */
+static GBytes *
+join_head(GBytes *head, GBytes *raw, gsize body_offset)
 {
-  g_return_val_if_fail(raw != NULL && envelope_sender != NULL, NULL);
+  if (head == NULL)
+    return NULL;
+  gsize raw_len = 0;
+  const guint8 *raw_data = g_bytes_get_data(raw, &raw_len);
+  gsize head_len = 0;
+  const guint8 *head_data = g_bytes_get_data(head, &head_len);
+  GByteArray *out =
+      g_byte_array_sized_new((guint)(head_len + raw_len - body_offset));
+  g_byte_array_append(out, head_data, (guint)head_len);
+  g_byte_array_append(out, raw_data + body_offset,
+                      (guint)(raw_len - body_offset));
+  g_bytes_unref(head);
+  return g_byte_array_free_to_bytes(out);
+}
+
+/* Mailman's own bound on what it writes after "X-MailFrom: ". */
+static gboolean
+envelope_sender_usable(const char *envelope_sender, GError **error)
+{
   /* The sender comes from the peer's MAIL FROM: a CR or LF in it would let
    * the peer write header fields of its choosing. */
   if (strpbrk(envelope_sender, "\r\n") != NULL ||
       strlen(envelope_sender) > ENVELOPE_SENDER_MAX) {
     g_set_error(error, MM_ERROR, MM_ERROR_INVALID,
                 "envelope sender unusable in an X-MailFrom header");
-    return NULL;
+    return FALSE;
   }
-  return prepare_headers(raw, envelope_sender, FALSE, host_for_msgid,
-                         message_id_out, error);
+  return TRUE;
+}
+
+GBytes *
+mm_message_intake_prepare_head(GBytes *raw, const char *envelope_sender,
+                               const char *host_for_msgid,
+                               char **message_id_out, gsize *body_offset_out,
+                               GError **error)
+{
+  g_return_val_if_fail(raw != NULL && envelope_sender != NULL, NULL);
+  if (!envelope_sender_usable(envelope_sender, error))
+    return NULL;
+  return prepare_head(raw, envelope_sender, FALSE, host_for_msgid,
+                      message_id_out, body_offset_out, error);
+}
+
+GBytes *
+mm_message_intake_prepare(GBytes *raw, const char *envelope_sender,
+                          const char *host_for_msgid, char **message_id_out,
+                          GError **error)
+{
+  gsize body_offset = 0;
+  GBytes *head = mm_message_intake_prepare_head(
+      raw, envelope_sender, host_for_msgid, message_id_out, &body_offset,
+      error);
+  return join_head(head, raw, body_offset);
 }
 
 GBytes *
@@ -263,6 +305,8 @@ mm_message_inject_prepare(GBytes *raw, const char *host_for_msgid,
                           char **message_id_out, GError **error)
 {
   g_return_val_if_fail(raw != NULL, NULL);
-  return prepare_headers(raw, NULL, TRUE, host_for_msgid, message_id_out,
-                         error);
+  gsize body_offset = 0;
+  GBytes *head = prepare_head(raw, NULL, TRUE, host_for_msgid, message_id_out,
+                              &body_offset, error);
+  return join_head(head, raw, body_offset);
 }

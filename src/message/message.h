@@ -59,6 +59,18 @@ GBytes *mm_message_intake_prepare(GBytes *raw, const char *envelope_sender,
                                   const char *host_for_msgid,
                                   char **message_id_out, GError **error);
 
+/* The same edits without copying the body: returns only the new header
+ * block (transfer full) and sets *@body_offset_out to where the rest of
+ * the message (the separator and the body, unchanged) starts in @raw.  The
+ * head followed by that rest of @raw is what mm_message_intake_prepare()
+ * returns; LMTP hands both pieces to the queue so that a large message,
+ * possibly a file mapping, is never copied onto the heap. */
+GBytes *mm_message_intake_prepare_head(GBytes *raw,
+                                       const char *envelope_sender,
+                                       const char *host_for_msgid,
+                                       char **message_id_out,
+                                       gsize *body_offset_out, GError **error);
+
 /* The edits of `mailman inject` (mailman/app/inject.py inject_message):
  * as mm_message_intake_prepare() without X-MailFrom, plus a "Date" field
  * (RFC 5322 format, local time with its offset, English names) appended

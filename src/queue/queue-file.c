@@ -66,14 +66,31 @@ mm_queue_error_propagate(GError **dest, GError *src,
   g_error_free(src);
 }
 
+gsize
+mm_queue_parts_size(GBytes *const *parts, guint n_parts)
+{
+  gsize total = 0;
+  for (guint i = 0; i < n_parts; i++)
+    total += g_bytes_get_size(parts[i]);
+  return total;
+}
+
 gboolean
 mm_queue_file_write(const char *path, GBytes *message, const json_t *meta,
                     GError **error)
 {
-  gsize message_len = 0;
-  const char *message_data = g_bytes_get_data(message, &message_len);
+  return mm_queue_file_write_parts(path, &message, 1, meta, error);
+}
+
+gboolean
+mm_queue_file_write_parts(const char *path, GBytes *const *message_parts,
+                          guint n_message_parts, const json_t *meta,
+                          GError **error)
+{
+  gsize message_len = mm_queue_parts_size(message_parts, n_message_parts);
   GError *local = NULL;
 
+  g_return_val_if_fail(n_message_parts <= MM_QUEUE_MAX_PARTS, FALSE);
   if (message_len > MM_QUEUE_MAX_MESSAGE_LEN) {
     g_set_error(error, MM_QUEUE_ERROR, MM_QUEUE_ERROR_INVALID,
                 "%s: message of %" G_GSIZE_FORMAT
@@ -104,8 +121,8 @@ mm_queue_file_write(const char *path, GBytes *message, const json_t *meta,
     return FALSE;
   }
 
-  /* The file in three pieces, written with one system call: everything
-   * before the message, the message itself (not copied), and the rest. */
+  /* Written with one system call: everything before the message, the
+   * message's pieces themselves (not copied), and the rest. */
   g_autoptr(GString) before = g_string_sized_new(meta_len + 64);
   g_string_append_printf(before, MAGIC_LINE META_PREFIX "%" G_GSIZE_FORMAT "\n",
                          meta_len);
@@ -114,22 +131,31 @@ mm_queue_file_write(const char *path, GBytes *message, const json_t *meta,
                          message_len);
   g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA1);
   g_checksum_update(sum, (const guchar *)before->str, (gssize)before->len);
-  if (message_len > 0)
-    g_checksum_update(sum, (const guchar *)message_data, (gssize)message_len);
+  for (guint i = 0; i < n_message_parts; i++) {
+    gsize len = 0;
+    const guchar *data = g_bytes_get_data(message_parts[i], &len);
+    if (len > 0)
+      g_checksum_update(sum, data, (gssize)len);
+  }
   g_checksum_update(sum, (const guchar *)"\n", 1);
   g_autofree char *after = g_strdup_printf("\n" TRAILER_PREFIX "%s\n",
                                            g_checksum_get_string(sum));
 
   g_autoptr(GBytes) before_bytes = g_bytes_new_static(before->str, before->len);
   g_autoptr(GBytes) after_bytes = g_bytes_new_static(after, strlen(after));
-  const GBytes *parts[] = {before_bytes, message, after_bytes};
+  const GBytes *parts[MM_QUEUE_MAX_PARTS + 2];
+  guint n_parts = 0;
+  parts[n_parts++] = before_bytes;
+  for (guint i = 0; i < n_message_parts; i++)
+    parts[n_parts++] = message_parts[i];
+  parts[n_parts++] = after_bytes;
   g_autoptr(MmAtomicFile) file =
       mm_atomic_file_new(path, QUEUE_FILE_MODE, &local);
   if (file == NULL) {
     mm_queue_error_propagate(error, local, MM_QUEUE_ERROR_IO);
     return FALSE;
   }
-  if (!mm_atomic_file_write_parts(file, parts, G_N_ELEMENTS(parts), &local) ||
+  if (!mm_atomic_file_write_parts(file, parts, n_parts, &local) ||
       !mm_atomic_file_commit(file, &local)) {
     mm_queue_error_propagate(error, local, MM_QUEUE_ERROR_IO);
     return FALSE; /* the autoptr unlinks the temporary file */

@@ -17,6 +17,14 @@
  * Errors are in MM_QUEUE_ERROR (NO_SPACE, INVALID for over-cap input, IO). */
 gboolean mm_queue_file_write(const char *path, GBytes *message,
                              const json_t *meta, GError **error);
+/* The same with the message in @n_message_parts pieces (at most
+ * MM_QUEUE_MAX_PARTS), written in order. */
+gboolean mm_queue_file_write_parts(const char *path,
+                                   GBytes *const *message_parts,
+                                   guint n_message_parts, const json_t *meta,
+                                   GError **error);
+/* The total length of @n_parts pieces. */
+gsize mm_queue_parts_size(GBytes *const *parts, guint n_parts);
 
 /* Parses and verifies the bytes of a whole queue file.  @what names it in
  * messages.  Returns TRUE with the message (a slice of @data, transfer full)

@@ -293,12 +293,9 @@ meta_for_enqueue(json_t *meta)
  * the later would replace the earlier.  That needs one message injected
  * twice at once into one queue by two processes; we accept it. */
 static char *
-choose_id(const char *dir, GBytes *message, const char *list_id,
-          GError **error)
+choose_id(const char *dir, GBytes *const *parts, guint n_parts,
+          const char *list_id, GError **error)
 {
-  gsize message_len = 0;
-  const guchar *message_data = g_bytes_get_data(message, &message_len);
-
   for (int attempt = 0; attempt < ID_ATTEMPTS; attempt++) {
     gint64 usec = enqueue_clock_next();
     char time_str[32];
@@ -310,8 +307,12 @@ choose_id(const char *dir, GBytes *message, const char *list_id,
     g_assert(strlen(time_str) == ID_TIME_LEN);
 
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA1);
-    if (message_len > 0)
-      g_checksum_update(sum, message_data, (gssize)message_len);
+    for (guint i = 0; i < n_parts; i++) {
+      gsize len = 0;
+      const guchar *data = g_bytes_get_data(parts[i], &len);
+      if (len > 0)
+        g_checksum_update(sum, data, (gssize)len);
+    }
     g_checksum_update(sum, (const guchar *)list_id, (gssize)strlen(list_id));
     g_checksum_update(sum, (const guchar *)time_str, (gssize)strlen(time_str));
     char *id = g_strconcat(time_str, "+", g_checksum_get_string(sum), NULL);
@@ -328,19 +329,23 @@ choose_id(const char *dir, GBytes *message, const char *list_id,
 }
 
 static char *
-enqueue_in_dir(const char *dir, GBytes *message, json_t *meta, GError **error)
+enqueue_in_dir(const char *dir, GBytes *const *parts, guint n_parts,
+               json_t *meta, GError **error)
 {
-  g_return_val_if_fail(message != NULL, NULL);
+  g_return_val_if_fail(n_parts >= 1 && n_parts <= MM_QUEUE_MAX_PARTS, NULL);
+  for (guint i = 0; i < n_parts; i++)
+    g_return_val_if_fail(parts[i] != NULL, NULL);
   if (meta != NULL && !json_is_object(meta)) {
     g_set_error(error, MM_QUEUE_ERROR, MM_QUEUE_ERROR_INVALID,
                 "%s: metadata is not a JSON object", dir);
     return NULL;
   }
-  if (g_bytes_get_size(message) > MM_QUEUE_MAX_MESSAGE_LEN) {
+  gsize message_len = mm_queue_parts_size(parts, n_parts);
+  if (message_len > MM_QUEUE_MAX_MESSAGE_LEN) {
     g_set_error(error, MM_QUEUE_ERROR, MM_QUEUE_ERROR_INVALID,
                 "%s: message of %" G_GSIZE_FORMAT
                 " bytes is over the queue cap of %u",
-                dir, g_bytes_get_size(message), MM_QUEUE_MAX_MESSAGE_LEN);
+                dir, message_len, MM_QUEUE_MAX_MESSAGE_LEN);
     return NULL;
   }
 
@@ -349,13 +354,13 @@ enqueue_in_dir(const char *dir, GBytes *message, json_t *meta, GError **error)
   if (list_id == NULL)
     list_id = NO_LIST_ID;
 
-  g_autofree char *id = choose_id(dir, message, list_id, error);
+  g_autofree char *id = choose_id(dir, parts, n_parts, list_id, error);
   if (id == NULL) {
     json_decref(stored);
     return NULL;
   }
   g_autofree char *path = entry_path(dir, id, ".pck");
-  gboolean ok = mm_queue_file_write(path, message, stored, error);
+  gboolean ok = mm_queue_file_write_parts(path, parts, n_parts, stored, error);
   json_decref(stored);
   if (!ok && path_exists(path)) {
     /* The rename happened but the directory fsync failed: the caller will
@@ -370,12 +375,20 @@ char *
 mm_queue_enqueue(MmQueue *queue, GBytes *message, json_t *meta,
                  GError **error)
 {
-  return enqueue_in_dir(queue->dir, message, meta, error);
+  return enqueue_in_dir(queue->dir, &message, 1, meta, error);
 }
 
 char *
 mm_queue_enqueue_to(const char *queue_root, const char *name,
                     GBytes *message, json_t *meta, GError **error)
+{
+  return mm_queue_enqueue_parts_to(queue_root, name, &message, 1, meta, error);
+}
+
+char *
+mm_queue_enqueue_parts_to(const char *queue_root, const char *name,
+                          GBytes *const *parts, guint n_parts, json_t *meta,
+                          GError **error)
 {
   GError *local = NULL;
 
@@ -389,7 +402,7 @@ mm_queue_enqueue_to(const char *queue_root, const char *name,
     mm_queue_error_propagate(error, local, MM_QUEUE_ERROR_IO);
     return NULL;
   }
-  return enqueue_in_dir(dir, message, meta, error);
+  return enqueue_in_dir(dir, parts, n_parts, meta, error);
 }
 
 /* ------------------------------------------------------------------ */

@@ -91,6 +91,18 @@ char *mm_queue_enqueue(MmQueue *queue, GBytes *message, json_t *meta,
 char *mm_queue_enqueue_to(const char *queue_root, const char *name,
                           GBytes *message, json_t *meta, GError **error);
 
+/* Pieces a message may be given in to mm_queue_enqueue_parts_to(). */
+#define MM_QUEUE_MAX_PARTS 8
+
+/* The same with the message given as @n_parts pieces (at most
+ * MM_QUEUE_MAX_PARTS) that are written one after the other, never joined in
+ * memory: LMTP passes the rewritten header block and the body as received,
+ * which may be a mapping of its spool file.  The entry is exactly as if
+ * their concatenation had been enqueued. */
+char *mm_queue_enqueue_parts_to(const char *queue_root, const char *name,
+                                GBytes *const *parts, guint n_parts,
+                                json_t *meta, GError **error);
+
 /* Fails with NO_SPACE when the file system holding the queue has less than
  * @reserve_bytes + @need_bytes available to us (statvfs f_bavail), so that
  * LMTP can answer 452 before reading DATA.  IO if statvfs fails. */

@@ -336,6 +336,38 @@ test_id_hash(Fixture *fx, gconstpointer data)
   json_decref(meta);
 }
 
+/* A message given in pieces is queued as their concatenation: same bytes,
+ * same ID hash (over the whole message), empty pieces allowed. */
+static void
+test_enqueue_parts(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(MmQueue) queue = open_queue(fx->root, "in", 0, 1);
+  GError *error = NULL;
+  g_autoptr(GBytes) head = g_bytes_new_static("Subject: x\r\n", 12);
+  g_autoptr(GBytes) empty = g_bytes_new_static("", 0);
+  g_autoptr(GBytes) rest = g_bytes_new_static("\r\nbody\r\n", 8);
+  GBytes *parts[] = {head, empty, rest};
+  json_t *meta = json_pack("{s:s}", "listid", "ant.example.com");
+
+  g_autofree char *id = mm_queue_enqueue_parts_to(
+      fx->root, "in", parts, G_N_ELEMENTS(parts), meta, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(id);
+  g_autofree char *time = g_strndup(id, 17);
+  g_autofree char *food = g_strconcat("Subject: x\r\n\r\nbody\r\n",
+                                      "ant.example.com", time, NULL);
+  g_autofree char *sum =
+      g_compute_checksum_for_string(G_CHECKSUM_SHA1, food, -1);
+  g_assert_cmpstr(id + 18, ==, sum);
+
+  g_autoptr(MmQueueEntry) entry = mm_queue_claim(queue, id, &error);
+  g_assert_no_error(error);
+  assert_bytes_equal(mm_queue_entry_message(entry),
+                     "Subject: x\r\n\r\nbody\r\n", 20);
+  g_assert_true(mm_queue_entry_finish(queue, entry, &error));
+  json_decref(meta);
+}
+
 /* ---- ordering, uniqueness, slices ---- */
 
 #define FIFO_ENTRIES 200
@@ -937,6 +969,7 @@ main(int argc, char **argv)
   ADD("/queue/file-layout", test_file_layout);
   ADD("/queue/meta-filtering", test_meta_filtering);
   ADD("/queue/id-hash", test_id_hash);
+  ADD("/queue/enqueue-parts", test_enqueue_parts);
   ADD("/queue/fifo", test_fifo);
   ADD("/queue/list-ignores-foreign", test_list_ignores_foreign);
   ADD("/queue/slices", test_slices);

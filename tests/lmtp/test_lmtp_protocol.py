@@ -540,6 +540,35 @@ class DotStuffing(LmtpTest):
                                  b"X-MailFrom"])
         self.assertEqual(self.site.meta(path)["original_size"], len(data))
 
+    def test_large_message_round_trip(self):
+        # 3 MiB: past what a session keeps in memory (1 MiB), so the body
+        # goes through the spool file and is queued from its mapping; it
+        # must come out byte for byte, to two lists, with nothing left
+        # beside the queues.
+        self.lhlo()
+        head = (b"From: sender@example.net\r\nTo: foo@example.com\r\n"
+                b"Subject: big\r\nMessage-ID: <big@example.net>\r\n")
+        lines = []
+        for i in range(48000):
+            lines.append(b"%s%05d %s\r\n" % (b"." if i % 7 == 0 else b"",
+                                            i, bytes([32 + i % 90]) * 60))
+        body = b"".join(lines) + self.BODY
+        data = head + b"\r\n" + body
+        self.assertGreater(len(data), 3 * 1024 * 1024)
+        rcpt, final = self.deliver(["foo@example.com", "bar@example.com"],
+                                   data)
+        self.assertEqual([x[0] for x in final], [250, 250])
+        for path in self.site.queue_files("in"):
+            queued = self.site.message(path)
+            self.assertTrue(queued.startswith(head))
+            self.assertTrue(queued.endswith(b"\r\n\r\n" + body))
+            self.assertEqual(self.site.meta(path)["original_size"], len(data))
+        self.assertEqual(len(self.site.queue_files("in")), 2)
+        queue_root = os.path.join(self.site.var, "queue")
+        self.assertEqual([f for f in os.listdir(queue_root)
+                          if not os.path.isdir(os.path.join(queue_root, f))],
+                         [])
+
     def test_bare_lf_is_a_line_break(self):
         self.lhlo()
         self.assertEqual(self.c.cmd("MAIL FROM:<a@b.example>")[0], 250)
