@@ -12,10 +12,8 @@
  * sender and day ([mta] max_autoresponses_per_day, Mailman's
  * autoresponserecord with the "command" type).
  *
- * XXX: Mailman's replybot for -request (autorespond_requests with
- * autoresponse_request_text and autoresponse_grace_period) is not run
- * here: it needs the date of the last response, which the storage layer
- * does not offer yet; runner-in.c has the same gap for postings.
+ * Mailman's replybot for -request (autorespond_requests) runs before this,
+ * in the command runner (runners/runner-command.c), as in Mailman.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -131,4 +131,30 @@ gboolean mm_handlers_pipeline_exists(const char *name);
  * or NULL for an unknown pipeline. */
 const char *const *mm_handlers_pipeline_handler_names(const char *name);
 
+/* ---- Automatic responses (handlers-replybot.c) ----------------------- */
+
+/* A list's autorespond_owner / _postings / _requests (Mailman's
+ * ResponseAction). */
+typedef enum {
+  MM_REPLYBOT_NONE,
+  MM_REPLYBOT_RESPOND_AND_DISCARD,
+  MM_REPLYBOT_RESPOND_AND_CONTINUE,
+} MmReplybotAction;
+
+/* The action list setting @setting ("autorespond_owner", ...) names. */
+MmReplybotAction mm_handlers_replybot_action(const MmList *list,
+                                             const char *setting);
+
+/* Mailman's replybot for one queue entry (@raw, @meta with its to_owner /
+ * to_request / to_list route): sends the list's automatic response to the
+ * sender when the route's autorespond_* asks for one and the grace period
+ * allows, and records it (see handlers-replybot.c for every rule).  The
+ * caller decides about the message itself: the in and command runners
+ * drop it when the action is RESPOND_AND_DISCARD, as Mailman's do.
+ * *@sent_out (may be NULL) tells whether a response went out.  FALSE with
+ * @error when the database or the virgin queue failed. */
+gboolean mm_handlers_replybot(const MmConfig *config, MmStore *store,
+                              const MmList *list, GBytes *raw, json_t *meta,
+                              gboolean *sent_out, GError **error);
+
 /* Templates and notices: see notice.h. */

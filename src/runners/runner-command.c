@@ -1,7 +1,9 @@
 /* The command runner: mail to a list's -request, -join, -leave and
  * -confirm addresses (Mailman's mailman/runners/command.py).
  *
- * The work is mm_commands_message_process(): loop prevention, the
+ * First Mailman's replybot (mm_handlers_replybot(), autorespond_requests);
+ * with respond_and_discard nothing more happens.  Then the work is
+ * mm_commands_message_process(): loop prevention, the
  * commands, the workflows and notices they start, the one reply.  This
  * file finds the list and maps failures: a message for a list that has
  * gone is shunted (as Mailman's runner does); a busy database keeps the
@@ -16,6 +18,7 @@
 
 #include "base-log.h"
 #include "commands.h"
+#include "handlers.h"
 #include "message.h"
 
 MmRunnerResult
@@ -51,6 +54,24 @@ mm_runner_handle_command(MmRunnerContext *ctx, MmQueueEntry *entry,
     g_set_error(error, MM_COMMANDS_ERROR, MM_COMMANDS_ERROR_FAILED,
                 "no such list: %s", shown_list);
     return MM_RUNNER_SHUNT;
+  }
+
+  /* Mailman's command runner answers -request mail automatically first,
+   * and with respond_and_discard acts on none of its commands. */
+  if (!mm_handlers_replybot(ctx->config, store, list, raw, meta, NULL,
+                            &local)) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return MM_RUNNER_SHUNT;
+  }
+  if (mm_handlers_replybot_action(list, "autorespond_requests") ==
+      MM_REPLYBOT_RESPOND_AND_DISCARD) {
+    g_autofree char *message_id = NULL;
+    mm_message_header_get(raw, "Message-ID", &message_id);
+    g_autofree char *shown_id =
+        mm_log_escape(message_id != NULL ? message_id : "n/a", -1);
+    mm_log_info("vette", "%s -request message discarded after the automatic "
+                "response", shown_id);
+    return MM_RUNNER_FINISH;
   }
 
   MmCommandsContext commands = {

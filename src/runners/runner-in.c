@@ -13,9 +13,10 @@
  * as Mailman shunts a post whose processing raised; `mailman unshunt`
  * replays it.
  *
- * XXX: Mailman's replybot step (autorespond_postings / autorespond_owner
- * and their respond_and_discard) runs here in Mailman; it belongs with the
- * pipeline's handlers and is not wired in yet.
+ * Before the chains, Mailman's replybot (mm_handlers_replybot()) answers
+ * the sender when the list's autorespond_postings / autorespond_owner asks
+ * for it; with respond_and_discard the message then goes no further
+ * (logged to vette).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,6 +27,7 @@
 
 #include "base-log.h"
 #include "chains.h"
+#include "handlers.h"
 #include "message.h"
 #include "rules.h"
 
@@ -108,6 +110,25 @@ mm_runner_handle_in(MmRunnerContext *ctx, MmQueueEntry *entry, GError **error)
     g_autofree char *address = g_strconcat(
         noreply != NULL ? noreply : "noreply", "@", list->mail_host, NULL);
     json_object_set_new(post->meta, "envsender", json_string(address));
+  }
+
+  /* The automatic response, and the discard that may come with it. */
+  if (!mm_handlers_replybot(ctx->config, store, list, raw, post->meta, NULL,
+                            error))
+    return MM_RUNNER_SHUNT;
+  gboolean to_owner = json_is_true(json_object_get(post->meta, "to_owner"));
+  gboolean to_list = json_is_true(json_object_get(post->meta, "to_list"));
+  if ((to_owner && mm_handlers_replybot_action(list, "autorespond_owner") ==
+                       MM_REPLYBOT_RESPOND_AND_DISCARD) ||
+      (to_list && mm_handlers_replybot_action(list, "autorespond_postings") ==
+                      MM_REPLYBOT_RESPOND_AND_DISCARD)) {
+    g_autofree char *message_id = NULL;
+    mm_message_header_get(raw, "Message-ID", &message_id);
+    g_autofree char *shown_id =
+        mm_log_escape(message_id != NULL ? message_id : "n/a", -1);
+    mm_log_info("vette", "%s %s discarded after the automatic response",
+                shown_id, to_owner ? "-owner message" : "post");
+    return MM_RUNNER_FINISH;
   }
 
   /* Mailman's incoming runner makes every sender known, so the

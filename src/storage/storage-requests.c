@@ -585,3 +585,39 @@ mm_store_autoresponse_record(MmStore *store, const char *list_id,
   }
   return mm_store_write_end(store, ok, error);
 }
+
+gboolean
+mm_store_autoresponse_last(MmStore *store, const char *list_id,
+                           const char *email, MmResponseType type,
+                           char **date_out, GError **error)
+{
+  g_return_val_if_fail(store != NULL && date_out != NULL, FALSE);
+  *date_out = NULL;
+  g_autofree char *folded = mm_store_email_fold(email, error);
+  if (folded == NULL)
+    return FALSE;
+  gint64 row_id;
+  if (!mm_store_list_row_id(store, list_id, &row_id, NULL, error))
+    return FALSE;
+  /* Dates are ISO "YYYY-MM-DD", so the greatest string is the latest. */
+  g_auto(MmStmt) stmt = mm_store_sql_prepare(
+      store,
+      "SELECT max(r.date_sent) FROM autoresponserecord r"
+      " JOIN address a ON a.id = r.address_id"
+      " WHERE r.mailing_list_id = ?1 AND a.email = ?2"
+      " AND r.response_type = ?3",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64(stmt, 1, row_id);
+  sqlite3_bind_text(stmt, 2, folded, -1, SQLITE_STATIC);
+  sqlite3_bind_int(stmt, 3, (int)type);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) {
+    mm_store_sql_error(store, rc, "Cannot read automatic responses", error);
+    return FALSE;
+  }
+  const char *date = (const char *)sqlite3_column_text(stmt, 0);
+  *date_out = g_strdup(date);
+  return TRUE;
+}

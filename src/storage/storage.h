@@ -567,6 +567,12 @@ typedef enum {
 gint64 mm_store_autoresponse_count_today(MmStore *store, const char *list_id,
                                          const char *email,
                                          MmResponseType type, GError **error);
+/* The date ("YYYY-MM-DD", local) of the latest response of @type that
+ * @list_id sent @email, in *@date_out (transfer full), NULL when none.
+ * FALSE with @error. */
+gboolean mm_store_autoresponse_last(MmStore *store, const char *list_id,
+                                    const char *email, MmResponseType type,
+                                    char **date_out, GError **error);
 /* Records one response sent today (the address is created if new). */
 gboolean mm_store_autoresponse_record(MmStore *store, const char *list_id,
                                       const char *email, MmResponseType type,

@@ -510,6 +510,23 @@ test_autoresponses(Fixture *f, gconstpointer data)
                       f->store, "a@example.com", "new@example.org",
                       MM_RESPONSE_POSTINGS, &error),
                   ==, 0);
+
+  /* The latest date per list, address and kind: today for what was just
+   * recorded, none for another kind. */
+  g_autofree char *last = NULL;
+  g_assert_true(mm_store_autoresponse_last(f->store, "a@example.com",
+                                           "NEW@example.org", MM_RESPONSE_HOLD,
+                                           &last, &error));
+  g_assert_no_error(error);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autofree char *today = g_date_time_format(now, "%Y-%m-%d");
+  g_assert_cmpstr(last, ==, today);
+  g_autofree char *none = NULL;
+  g_assert_true(mm_store_autoresponse_last(f->store, "a@example.com",
+                                           "new@example.org",
+                                           MM_RESPONSE_POSTINGS, &none,
+                                           &error));
+  g_assert_null(none);
 }
 
 static void
