@@ -148,16 +148,21 @@ do_job(Worker *worker, Job *job)
   g_autofree const char **recipients = g_new0(const char *, n + 1);
   for (guint i = 0; i < n; i++)
     recipients[i] = run->recipients[g_array_index(tx->indexes, guint, i)];
-  g_autoptr(GBytes) head = run->head_func != NULL
-                               ? run->head_func(tx, run->head_data)
-                               : g_bytes_ref(run->head);
+  g_autoptr(GBytes) head = NULL;
+  g_autoptr(GBytes) body = NULL;
+  if (run->message_func == NULL ||
+      !run->message_func(tx, run->head_data, &head, &body)) {
+    head = run->head_func != NULL ? run->head_func(tx, run->head_data)
+                                  : g_bytes_ref(run->head);
+    body = g_bytes_ref(run->body);
+  }
   DotContext dc = {run, tx};
   MmSmtpTransaction smtp_tx = {
       .sender = tx->sender,
       .recipients = recipients,
       .n_recipients = n,
       .head = head,
-      .body = run->body,
+      .body = body,
       .eightbit = run->eightbit,
       .dot_sent = run->sent != NULL ? dot_sent : NULL,
       .dot_data = &dc,

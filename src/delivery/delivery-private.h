@@ -389,6 +389,13 @@ typedef gboolean (*MmDeliveryCommitFunc)(const guint *accepted,
                                          const guint *failed, guint n_failed,
                                          gpointer data, GError **error);
 
+/* Builds the whole message (head and body in wire form) for @tx when its
+ * body differs per recipient (decoration); called from worker threads.
+ * FALSE to send the shared head and body instead. */
+typedef gboolean (*MmDeliveryMessageFunc)(const MmDeliveryTx *tx,
+                                          gpointer data, GBytes **head_out,
+                                          GBytes **body_out);
+
 typedef struct {
   const char *const *recipients;
   guint n_recipients;
@@ -396,6 +403,7 @@ typedef struct {
   GBytes *head;   /* shared head, when head_func is NULL */
   MmDeliveryHeadFunc head_func;
   gpointer head_data;
+  MmDeliveryMessageFunc message_func; /* may be NULL; takes head_data */
   GBytes *body;
   gboolean eightbit;
   MmDeliverySentFunc sent;  /* may be NULL */

@@ -48,7 +48,17 @@ struct MmDelivery {
   char *finished_journal; /* removed when the next entry comes */
   gint64 last_sweep;
   gboolean connect_failure_logged; /* Mailman logs it once until a success */
+  MmDeliveryDecorateFunc decorate;  /* personalized lists; may be NULL */
+  gpointer decorate_data;
 };
+
+void
+mm_delivery_set_decorator(MmDelivery *delivery, MmDeliveryDecorateFunc func,
+                          gpointer data)
+{
+  delivery->decorate = func;
+  delivery->decorate_data = data;
+}
 
 MmDelivery *
 mm_delivery_new(const MmConfig *config, GError **error)
@@ -217,27 +227,50 @@ address_set(json_t *meta, const char *key)
 
 /* ---- per-recipient headers -------------------------------------------- */
 
+/* A member as a personalized copy needs them (decoration). */
+typedef struct {
+  char *email;
+  char *display_name;
+  char *language;
+} MemberFacts;
+
+static void
+member_facts_free(MemberFacts *facts)
+{
+  g_free(facts->email);
+  g_free(facts->display_name);
+  g_free(facts->language);
+  g_free(facts);
+}
+
 typedef struct {
   const char *const *recipients;
   GBytes *raw_head;   /* X-Mailman-Copy removed (individual delivery) */
   GBytes *wire_head;  /* raw_head in wire form */
   GHashTable *dup;    /* folded addresses flagged as explicit duplicates */
   GHashTable *to;     /* folded address -> To: value (full personalization) */
+  /* Decoration per copy (personalized lists), else NULL: */
+  GHashTable *members; /* folded address -> MemberFacts */
+  const MmDelivery *delivery;
+  const MmList *list;
+  GBytes *message;     /* the entry's message */
+  json_t *meta;        /* read only while the run lasts */
+  const char *log_id;
+  GMutex *decorate_lock; /* decorations one at a time */
 } HeadData;
 
-/* Runs in worker threads: reads only HeadData, which nobody changes while
- * the run lasts, and uses no GMime (the To: values are made beforehand). */
+/* @raw_head edited for @rcpt (To: for full personalization, the duplicate
+ * flag), in wire form. */
 static GBytes *
-head_for(const MmDeliveryTx *tx, gpointer data)
+personal_head(const HeadData *h, GBytes *raw_head, GBytes *wire_head,
+              const char *rcpt)
 {
-  HeadData *h = data;
-  const char *rcpt = h->recipients[g_array_index(tx->indexes, guint, 0)];
   g_autofree char *folded = g_ascii_strdown(rcpt, -1);
   gboolean dup = h->dup != NULL && g_hash_table_contains(h->dup, folded);
 
   if (!dup && h->to == NULL)
-    return g_bytes_ref(h->wire_head);
-  g_autoptr(GBytes) head = g_bytes_ref(h->raw_head);
+    return g_bytes_ref(wire_head);
+  g_autoptr(GBytes) head = g_bytes_ref(raw_head);
   if (h->to != NULL) {
     /* mailman/mta/personalized.py: To: becomes the recipient, with the
      * user's display name when there is one. */
@@ -255,6 +288,92 @@ head_for(const MmDeliveryTx *tx, gpointer data)
   gsize len = 0;
   const char *bytes = g_bytes_get_data(head, &len);
   return mm_wire_encode(bytes, len, FALSE);
+}
+
+/* Runs in worker threads: reads only HeadData, which nobody changes while
+ * the run lasts, and uses no GMime (the To: values are made beforehand). */
+static GBytes *
+head_for(const MmDeliveryTx *tx, gpointer data)
+{
+  HeadData *h = data;
+  const char *rcpt = h->recipients[g_array_index(tx->indexes, guint, 0)];
+  return personal_head(h, h->raw_head, h->wire_head, rcpt);
+}
+
+/* Runs in worker threads: the decorated copy for the transaction's one
+ * recipient, head edited as head_for() does.  The decorator (GMime) runs
+ * under the run's lock.  FALSE after logging when decoration failed: the
+ * copy goes out undecorated. */
+static gboolean
+message_for(const MmDeliveryTx *tx, gpointer data, GBytes **head_out,
+            GBytes **body_out)
+{
+  HeadData *h = data;
+  const char *rcpt = h->recipients[g_array_index(tx->indexes, guint, 0)];
+  g_autofree char *folded = g_ascii_strdown(rcpt, -1);
+  const MemberFacts *facts = g_hash_table_lookup(h->members, folded);
+  MmDeliveryRecipient who = {
+      .recipient = rcpt,
+      .email = facts != NULL ? facts->email : rcpt,
+      .display_name = facts != NULL ? facts->display_name : "",
+      .language = facts != NULL && facts->language != NULL
+                      ? facts->language
+                      : h->list->preferred_language,
+  };
+  g_autoptr(GError) error = NULL;
+  g_mutex_lock(h->decorate_lock);
+  g_autoptr(GBytes) decorated =
+      h->delivery->decorate(h->delivery->decorate_data, h->list, h->message,
+                            h->meta, &who, &error);
+  g_mutex_unlock(h->decorate_lock);
+  if (decorated == NULL) {
+    g_autofree char *safe = mm_log_escape(error->message, -1);
+    mm_log_error("smtp", "%s not decorated for one recipient, sent as it "
+                 "is: %s", h->log_id, safe);
+    return FALSE;
+  }
+  g_autoptr(GBytes) raw_head = NULL;
+  g_autoptr(GBytes) raw_body = NULL;
+  mm_wire_split(decorated, &raw_head, &raw_body);
+  GBytes *cleaned = mm_wire_header_remove(raw_head, "X-Mailman-Copy");
+  g_bytes_unref(raw_head);
+  raw_head = cleaned;
+  gsize len = 0;
+  const char *bytes = g_bytes_get_data(raw_body, &len);
+  *body_out = mm_wire_encode(bytes, len, TRUE);
+  bytes = g_bytes_get_data(raw_head, &len);
+  g_autoptr(GBytes) wire_head =
+      mm_wire_encode(bytes, len, g_bytes_get_size(raw_body) == 0);
+  *head_out = personal_head(h, raw_head, wire_head, rcpt);
+  return TRUE;
+}
+
+/* folded address -> MemberFacts for the list's members: one roster query,
+ * and the preferred language of each recipient that is a member. */
+static GHashTable *
+member_facts(MmStore *store, const MmList *list, GPtrArray *recipients)
+{
+  GHashTable *members = g_hash_table_new_full(
+      g_str_hash, g_str_equal, g_free, (GDestroyNotify)member_facts_free);
+  g_autoptr(GError) error = NULL;
+  MmRosterQuery query = {.role = MM_ROLE_MEMBER};
+  g_autoptr(GPtrArray) roster =
+      store ? mm_store_roster(store, list->list_id, &query, &error) : NULL;
+  for (guint i = 0; roster != NULL && i < roster->len; i++) {
+    const MmMember *m = roster->pdata[i];
+    MemberFacts *facts = g_new0(MemberFacts, 1);
+    facts->email = g_strdup(m->email);
+    facts->display_name = g_strdup(m->display_name ? m->display_name : "");
+    g_hash_table_insert(members, g_ascii_strdown(m->email, -1), facts);
+  }
+  for (guint i = 0; store != NULL && i < recipients->len; i++) {
+    g_autofree char *folded = g_ascii_strdown(recipients->pdata[i], -1);
+    MemberFacts *facts = g_hash_table_lookup(members, folded);
+    if (facts != NULL && facts->language == NULL)
+      facts->language = mm_store_preference_get(
+          store, facts->email, list->list_id, "preferred_language", NULL);
+  }
+  return members;
 }
 
 /* folded address -> "Display Name <address>", RFC 2047-encoded, for the
@@ -577,8 +696,8 @@ static json_t *
 run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
          MmDeliveryJournal *journal, GPtrArray *recipients, GBytes *message,
          json_t *meta, const char *sender, gboolean verp,
-         gboolean individual, gboolean personalize_to, const char *msgid,
-         guint *transactions_out, guint *connections_out)
+         gboolean individual, gboolean personalized, gboolean personalize_to,
+         const char *msgid, guint *transactions_out, guint *connections_out)
 {
   const MmDeliverySettings *s = &d->settings;
   const char *const *rcpts = (const char *const *)recipients->pdata;
@@ -647,6 +766,26 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
   g_autoptr(GHashTable) to =
       personalize_to && list != NULL ? to_values(store, list) : NULL;
   HeadData head_data = {rcpts, raw_head, head, dup, to};
+  /* Mailman's DecoratingDelivery: personalized lists get a header and
+   * footer per copy, except digests and what was decorated already. */
+  gboolean decorate = personalized && individual && list != NULL &&
+                      d->decorate != NULL &&
+                      !json_is_true(json_object_get(meta, "nodecorate")) &&
+                      !json_is_true(json_object_get(meta, "isdigest"));
+  g_autoptr(GHashTable) members =
+      decorate ? member_facts(store, list, recipients) : NULL;
+  g_autofree char *head_log_id = mm_log_escape(msgid, -1);
+  GMutex decorate_lock;
+  g_mutex_init(&decorate_lock);
+  if (decorate) {
+    head_data.members = members;
+    head_data.delivery = d;
+    head_data.list = list;
+    head_data.message = message;
+    head_data.meta = meta;
+    head_data.log_id = head_log_id;
+    head_data.decorate_lock = &decorate_lock;
+  }
 
   MmDeliveryRun run = {
       .recipients = rcpts,
@@ -655,6 +794,7 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
       .head = head,
       .head_func = (dup != NULL || to != NULL) ? head_for : NULL,
       .head_data = &head_data,
+      .message_func = decorate ? message_for : NULL,
       .body = body,
       .eightbit = mm_wire_is_8bit(message),
       .sent = note_sent,
@@ -664,6 +804,7 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
   MmSmtpStatus *outcomes = g_new0(MmSmtpStatus, recipients->len);
   MmDeliveryStats stats = {0};
   mm_delivery_engine_run(d->engine, &run, outcomes, &stats);
+  g_mutex_clear(&decorate_lock);
 
   /* Problems once each, as Mailman logs "low level smtp error" per chunk;
    * the unreachable MTA once until it answers again, as its out runner. */
@@ -827,7 +968,7 @@ mm_delivery_process(MmDelivery *d, MmStore *store, const char *entry_id,
   if (mm_delivery_journal_outcome(journal) == NULL) {
     g_autoptr(MmJson) failures = run_smtp(
         d, store, list, journal, recipients, message, meta, sender, verp,
-        individual,
+        individual, personalized,
         personalized && g_ascii_strcasecmp(personalize, "full") == 0, msgid,
         &transactions, &connections);
     ran = TRUE;

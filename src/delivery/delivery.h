@@ -19,9 +19,10 @@
  * Per recipient, individual delivery sets To: (personalize full, with the
  * member's display name) and X-Mailman-Copy (metadata "add-dup-header"),
  * as mailman/mta/personalized.py and verp.py do.
- * XXX: per-recipient header/footer decoration and ARC sealing of
- * personalized lists (mailman/mta/decorating.py, arc_signing.py) are not
- * done here: they need the handlers module's decorator.
+ * Personalized lists also get a header and footer per copy through the
+ * decorator the out runner sets (mm_delivery_set_decorator(),
+ * mailman/mta/decorating.py).  XXX: ARC sealing of personalized copies
+ * (arc_signing.py) is not done.
  *
  * Bounce events (for the bounce runner, which owns scoring) are one entry
  * per out-queue entry in the "bounces" queue: the message is a short
@@ -96,6 +97,35 @@ typedef struct MmDelivery MmDelivery;
 MmDelivery *mm_delivery_new(const MmConfig *config, GError **error);
 void mm_delivery_free(MmDelivery *delivery);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmDelivery, mm_delivery_free)
+
+/* Who a personalized copy is for (see MmDeliveryDecorateFunc). */
+typedef struct {
+  const char *recipient;    /* the envelope address of this copy */
+  const char *email;        /* the member's address as subscribed */
+  const char *display_name; /* "" when none */
+  const char *language;     /* preferred language code */
+} MmDeliveryRecipient;
+
+/* Decorates @message (the entry's, borrowed) for one recipient of a
+ * personalized list: returns the copy to send (transfer full) or NULL with
+ * @error.  Called from the engine's connection threads, never two at a
+ * time, so it may use GMime but no database.  This module does not know
+ * how decorations are made; the out runner hands over the handlers
+ * module's (mm_handlers_decorate_recipient()). */
+typedef GBytes *(*MmDeliveryDecorateFunc)(gpointer data, const MmList *list,
+                                          GBytes *message, json_t *meta,
+                                          const MmDeliveryRecipient *recipient,
+                                          GError **error);
+
+/* Sets the decorator used for personalized lists (personalize individual
+ * or full) on entries without metadata "nodecorate" or "isdigest":
+ * each copy then gets its own header and footer, as Mailman's
+ * DecoratingDelivery does.  A copy whose decoration fails is sent
+ * undecorated and the failure logged: a missing footer is better than
+ * bouncing members for our own error.  Without a decorator (the
+ * default) copies are sent as the pipeline left them. */
+void mm_delivery_set_decorator(MmDelivery *delivery,
+                               MmDeliveryDecorateFunc func, gpointer data);
 
 /* Delivers the out-queue entry @entry_id (@message and its metadata @meta,
  * both borrowed; @meta may be edited: "verp" is set as Mailman sets it).

@@ -20,7 +20,11 @@
  * Mailman 3.3 decorates at delivery; we do it in the pipeline (see the
  * pipeline table) and then set nodecorate so that delivery does not
  * decorate again.  Lists with personalize other than none are left for
- * delivery, which knows each recipient ($user_* variables).
+ * delivery, which knows each recipient: it calls
+ * mm_handlers_decorate_recipient() (through the out runner) for every
+ * copy, with Mailman's $member, $user_email, $user_address,
+ * $user_delivered_to, $user_name, $user_name_or_address and
+ * $user_language added to the variables.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -114,22 +118,19 @@ decoration_part(MmHandlerContext *ctx, const char *text)
                                    "inline");
 }
 
-MmHandlerResult
-mm_handlers_decorate(MmHandlerContext *ctx, GError **error)
+/* The decoration itself, with @extra (may be NULL) added to the
+ * variables: the recipient's for personalized delivery. */
+static MmHandlerResult
+decorate_with(MmHandlerContext *ctx, GHashTable *extra, GError **error)
 {
-  if (mm_handlers_meta_true(ctx->meta, "isdigest") ||
-      mm_handlers_meta_true(ctx->meta, "nodecorate") ||
-      !g_str_equal(mm_handlers_list_text(ctx, "personalize"), "none"))
-    return MM_HANDLER_CONTINUE;
-  json_t *recipients = json_object_get(ctx->meta, "recipients");
-  if (json_is_array(recipients) && json_array_size(recipients) == 1) {
-    const char *only = json_string_value(json_array_get(recipients, 0));
-    if (only != NULL &&
-        g_str_equal(only, mm_handlers_mail_archive_recipient(ctx->config)))
-      return MM_HANDLER_CONTINUE;
-  }
-
   g_autoptr(GHashTable) vars = decoration_variables(ctx);
+  if (extra != NULL) {
+    GHashTableIter iter;
+    gpointer key, value;
+    g_hash_table_iter_init(&iter, extra);
+    while (g_hash_table_iter_next(&iter, &key, &value))
+      g_hash_table_insert(vars, g_strdup(key), g_strdup(value));
+  }
   g_autofree char *header =
       decoration(ctx, "list:member:regular:header", vars, error);
   if (header == NULL)
@@ -191,4 +192,80 @@ mm_handlers_decorate(MmHandlerContext *ctx, GError **error)
   g_object_unref(wrapper);
   g_object_unref(body);
   return MM_HANDLER_CONTINUE;
+}
+
+MmHandlerResult
+mm_handlers_decorate(MmHandlerContext *ctx, GError **error)
+{
+  if (mm_handlers_meta_true(ctx->meta, "isdigest") ||
+      mm_handlers_meta_true(ctx->meta, "nodecorate") ||
+      !g_str_equal(mm_handlers_list_text(ctx, "personalize"), "none"))
+    return MM_HANDLER_CONTINUE;
+  json_t *recipients = json_object_get(ctx->meta, "recipients");
+  if (json_is_array(recipients) && json_array_size(recipients) == 1) {
+    const char *only = json_string_value(json_array_get(recipients, 0));
+    if (only != NULL &&
+        g_str_equal(only, mm_handlers_mail_archive_recipient(ctx->config)))
+      return MM_HANDLER_CONTINUE;
+  }
+  return decorate_with(ctx, NULL, error);
+}
+
+/* Mailman's personalization variables (handlers/decorate.py). */
+static GHashTable *
+recipient_variables(const MmConfig *config, const MmHandlersRecipient *r)
+{
+  GHashTable *vars =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  const char *name = r->display_name != NULL ? r->display_name : "";
+  const char *email = r->email != NULL ? r->email : r->recipient;
+  g_hash_table_insert(vars, g_strdup("member"),
+                      mm_handlers_address_format(name, email));
+  g_hash_table_insert(vars, g_strdup("user_email"), g_strdup(r->recipient));
+  g_hash_table_insert(vars, g_strdup("user_address"), g_strdup(r->recipient));
+  g_hash_table_insert(vars, g_strdup("user_delivered_to"), g_strdup(email));
+  g_hash_table_insert(vars, g_strdup("user_name"), g_strdup(name));
+  g_hash_table_insert(vars, g_strdup("user_name_or_address"),
+                      g_strdup(*name != '\0' ? name : r->recipient));
+  /* Mailman shows the language's description ("English (USA)"). */
+  const char *description = NULL;
+  if (r->language != NULL && *r->language != '\0') {
+    g_autofree char *section = g_strconcat("language.", r->language, NULL);
+    description = mm_config_get(config, section, "description");
+  }
+  g_hash_table_insert(vars, g_strdup("user_language"),
+                      g_strdup(description != NULL   ? description
+                               : r->language != NULL ? r->language
+                                                     : ""));
+  return vars;
+}
+
+GBytes *
+mm_handlers_decorate_recipient(const MmConfig *config, const MmList *list,
+                               GBytes *raw, json_t *meta,
+                               const MmHandlersRecipient *recipient,
+                               GError **error)
+{
+  g_return_val_if_fail(recipient != NULL && recipient->recipient != NULL,
+                       NULL);
+  if (g_str_equal(recipient->recipient,
+                  mm_handlers_mail_archive_recipient(config)))
+    return g_bytes_ref(raw);
+  GMimeMessage *message = mm_handlers_message_parse(raw, error);
+  if (message == NULL)
+    return NULL;
+  MmHandlerContext ctx = {
+      .config = config,
+      .list = list,
+      .message = message,
+      .meta = json_deep_copy(meta),
+      .pipeline = "personalized delivery",
+  };
+  g_autoptr(GHashTable) extra = recipient_variables(config, recipient);
+  MmHandlerResult result = decorate_with(&ctx, extra, error);
+  GBytes *out = result == MM_HANDLER_CONTINUE
+                    ? mm_handlers_message_bytes(ctx.message)
+                    : NULL;
+  mm_handler_context_clear(&ctx);
+  return out;
 }

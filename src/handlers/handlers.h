@@ -19,7 +19,8 @@
  * to-outgoing, not at delivery as in Mailman 3.3: a decorated message
  * carries metadata "nodecorate" so that delivery does not decorate it
  * again.  Lists with personalize other than none are left undecorated for
- * delivery, which knows each recipient ($user_* substitutions).
+ * delivery, which knows each recipient and calls
+ * mm_handlers_decorate_recipient() per copy ($user_* substitutions).
  *
  * Delivery is at least once, as everywhere in the queue design: a crash
  * after some of a pipeline's enqueues and before the runner finishes the
@@ -130,6 +131,30 @@ gboolean mm_handlers_pipeline_exists(const char *name);
 /* The handler names of pipeline @name in order, NULL-terminated (static),
  * or NULL for an unknown pipeline. */
 const char *const *mm_handlers_pipeline_handler_names(const char *name);
+
+/* ---- Per-recipient decoration (handlers-decorate.c) ------------------ */
+
+/* Who a personalized copy is for. */
+typedef struct {
+  const char *recipient;    /* the envelope address of this copy */
+  const char *email;        /* the member's address as subscribed (NULL:
+                               @recipient) */
+  const char *display_name; /* the member's name, "" or NULL for none */
+  const char *language;     /* the member's preferred language code */
+} MmHandlersRecipient;
+
+/* The list's header and footer for one recipient of a personalized list
+ * (Mailman's DecoratingDelivery): the decorate handler's work with the
+ * recipient's $user_* variables.  The caller skips digests and messages
+ * with metadata nodecorate; mail to the mail-archive.com address comes
+ * back as it is.  Uses no database, so delivery threads may call it (one
+ * at a time: GMime is not shared between threads here).  Returns the
+ * decorated message (transfer full) or NULL with @error. */
+GBytes *mm_handlers_decorate_recipient(const MmConfig *config,
+                                       const MmList *list, GBytes *raw,
+                                       json_t *meta,
+                                       const MmHandlersRecipient *recipient,
+                                       GError **error);
 
 /* ---- Automatic responses (handlers-replybot.c) ----------------------- */
 

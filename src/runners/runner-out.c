@@ -1,7 +1,9 @@
 /* The out runner (Mailman's OutgoingRunner): hands each entry of the out
  * queue to the delivery engine, which sends it to the MTA and routes every
  * recipient to delivered, bounced (an entry in "bounces") or retried (an
- * entry in "retry").  See src/delivery/delivery.h.
+ * entry in "retry").  See src/delivery/delivery.h.  The engine gets the
+ * handlers module's decoration for the copies of personalized lists (the
+ * delivery module sits below handlers and cannot call it itself).
  *
  * The engine lives as long as this process, so that its SMTP connections
  * are reused across entries.  It is a file-static because MmRunnerContext
@@ -14,8 +16,26 @@
 #include "runner-private.h"
 
 #include "delivery.h"
+#include "handlers.h"
 
 static MmDelivery *delivery;
+
+/* The delivery engine's per-copy decorator for personalized lists: the
+ * handlers module's decorate with the recipient's variables. */
+static GBytes *
+decorate_copy(gpointer data, const MmList *list, GBytes *message,
+              json_t *meta, const MmDeliveryRecipient *recipient,
+              GError **error)
+{
+  const MmHandlersRecipient who = {
+      .recipient = recipient->recipient,
+      .email = recipient->email,
+      .display_name = recipient->display_name,
+      .language = recipient->language,
+  };
+  return mm_handlers_decorate_recipient(data, list, message, meta, &who,
+                                        error);
+}
 
 MmRunnerResult
 mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
@@ -27,6 +47,8 @@ mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
     delivery = mm_delivery_new(ctx->config, error);
     if (delivery == NULL)
       return MM_RUNNER_SHUNT;
+    mm_delivery_set_decorator(delivery, decorate_copy,
+                              (gpointer)ctx->config);
   }
   /* Only entries of a list need the database. */
   MmStore *store = NULL;

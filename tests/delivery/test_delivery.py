@@ -507,6 +507,59 @@ class DeliveryTest(unittest.TestCase):
         # Personalized but not VERPed (verp_personalized_deliveries: no).
         self.assertTrue(all(m["mail"] == BOUNCES for m in by_rcpt.values()))
 
+    def test_personalized_decoration_per_copy(self):
+        # personalize individual: each copy gets the list's header and
+        # footer with its own recipient's variables (Mailman's
+        # DecoratingDelivery); a notice the server sends (nodecorate)
+        # gets none.
+        self.make_site(members=[])
+        self.site.run("addmembers", "-", LIST,
+                      stdin="Anne Person <anne@example.com>\n"
+                            "bob@example.org\n")
+        self.set_list_column("personalize", 1)  # individual
+        tdir = self.site.path("templates", "lists", "team.example.com", "en")
+        os.makedirs(tdir)
+        with open(os.path.join(tdir, "list:member:regular:footer.txt"),
+                  "w") as f:
+            f.write("-- \nTo $user_address, $user_name_or_address "
+                    "($user_language), member $member\n")
+        with open(os.path.join(tdir, "list:member:regular:header.txt"),
+                  "w") as f:
+            f.write("Hello $user_name_or_address\n")
+        sink = self.start_sink()
+        self.inject()
+        mmtest.wait_for(lambda: len(sink.messages()) >= 2,
+                        what="two decorated copies")
+        self.wait_out_empty()
+        by_rcpt = {m["rcpts"][0]: m["text"] for m in sink.messages()
+                   if "<m1@test.example>" in m["text"]}
+        self.assertEqual(set(by_rcpt), {"anne@example.com",
+                                        "bob@example.org"})
+        anne, bob = by_rcpt["anne@example.com"], by_rcpt["bob@example.org"]
+        self.assertIn("Hello Anne Person\n", anne)
+        self.assertIn("To anne@example.com, Anne Person (English (USA)), "
+                      "member Anne Person <anne@example.com>", anne)
+        self.assertIn("Hello bob@example.org\n", bob)
+        self.assertIn("To bob@example.org, bob@example.org (English (USA)), "
+                      "member bob@example.org", bob)
+        self.assertNotIn("Anne", bob)
+        # The body is there once, between header and footer.
+        for text in (anne, bob):
+            self.assertEqual(text.count("Subject: hello"), 1)
+
+        # A notice the server writes (here a sample of the welcome text)
+        # carries nodecorate: no header, no footer.
+        self.site.run("send-notice", "--to", "anne@example.com", LIST,
+                      "list:user:notice:welcome")
+        mmtest.wait_for(lambda: len(sink.messages()) >= 3,
+                        what="the notice at the sink")
+        self.wait_out_empty()
+        notices = [m["text"] for m in sink.messages()
+                   if "<m1@test.example>" not in m["text"]]
+        self.assertEqual(len(notices), 1)
+        self.assertNotIn("Hello Anne", notices[0])
+        self.assertNotIn("-- \nTo ", notices[0])
+
     def test_duplicate_flag_header(self):
         # add-dup-header comes from the avoid-duplicates handler; here it is
         # a string, which only matters for individual delivery.
