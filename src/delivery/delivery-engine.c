@@ -343,6 +343,7 @@ mm_delivery_engine_run(MmDeliveryEngine *engine, const MmDeliveryRun *run,
   }
 
   gboolean commit_failed = FALSE;
+  gboolean stopping = FALSE;
   g_autofree char *last_problem = NULL;
   g_autoptr(GPtrArray) batch = g_ptr_array_new();
   g_autoptr(GArray) accepted = g_array_new(FALSE, FALSE, sizeof(guint));
@@ -428,6 +429,19 @@ mm_delivery_engine_run(MmDeliveryEngine *engine, const MmDeliveryRun *run,
       }
       g_async_queue_push(r->worker->control, GINT_TO_POINTER(CONTROL_ACK));
       result_free(r, tx->indexes->len);
+    }
+
+    /* A stop request (the runner got SIGTERM): what no worker has taken
+     * yet is never started, and says so with code 0; the transactions in
+     * flight still finish and are recorded.  Checked again after every
+     * batch, for jobs given back meanwhile. */
+    if (!stopping && run->should_stop != NULL &&
+        run->should_stop(run->stop_data))
+      stopping = TRUE;
+    if (stopping) {
+      guint n = drain_jobs(engine, outcomes, 0, "not started: stopping");
+      pending -= n;
+      stats->interrupted += n;
     }
   }
   /* Every job is accounted for: none is left in the shared queue, so the

@@ -404,6 +404,10 @@ typedef struct {
   MmDeliveryHeadFunc head_func;
   gpointer head_data;
   MmDeliveryMessageFunc message_func; /* may be NULL; takes head_data */
+  /* Asked between replies (run's thread); TRUE stops the run early: no
+   * new transaction starts, those in flight finish.  May be NULL. */
+  gboolean (*should_stop)(gpointer data);
+  gpointer stop_data;
   GBytes *body;
   gboolean eightbit;
   MmDeliverySentFunc sent;  /* may be NULL */
@@ -412,6 +416,7 @@ typedef struct {
 } MmDeliveryRun;
 
 typedef struct {
+  guint interrupted;         /* transactions never started (should_stop) */
   guint transactions;        /* completed in protocol terms */
   guint connections_opened;
   GPtrArray *problems;       /* char *: connection-level failures, to log */

@@ -50,7 +50,18 @@ struct MmDelivery {
   gboolean connect_failure_logged; /* Mailman logs it once until a success */
   MmDeliveryDecorateFunc decorate;  /* personalized lists; may be NULL */
   gpointer decorate_data;
+  gboolean (*should_stop)(gpointer data); /* may be NULL */
+  gpointer stop_data;
 };
+
+void
+mm_delivery_set_stop_check(MmDelivery *delivery,
+                           gboolean (*should_stop)(gpointer data),
+                           gpointer data)
+{
+  delivery->should_stop = should_stop;
+  delivery->stop_data = data;
+}
 
 void
 mm_delivery_set_decorator(MmDelivery *delivery, MmDeliveryDecorateFunc func,
@@ -697,7 +708,8 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
          MmDeliveryJournal *journal, GPtrArray *recipients, GBytes *message,
          json_t *meta, const char *sender, gboolean verp,
          gboolean individual, gboolean personalized, gboolean personalize_to,
-         const char *msgid, guint *transactions_out, guint *connections_out)
+         const char *msgid, guint *transactions_out, guint *connections_out,
+         gboolean *interrupted_out)
 {
   const MmDeliverySettings *s = &d->settings;
   const char *const *rcpts = (const char *const *)recipients->pdata;
@@ -795,6 +807,8 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
       .head_func = (dup != NULL || to != NULL) ? head_for : NULL,
       .head_data = &head_data,
       .message_func = decorate ? message_for : NULL,
+      .should_stop = d->should_stop,
+      .stop_data = d->stop_data,
       .body = body,
       .eightbit = mm_wire_is_8bit(message),
       .sent = note_sent,
@@ -828,6 +842,16 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
   *transactions_out = stats.transactions;
   *connections_out = stats.connections_opened;
   g_ptr_array_unref(stats.problems);
+  *interrupted_out = stats.interrupted > 0;
+  if (stats.interrupted > 0) {
+    /* Stopped early: the journal holds what was done, and the recipients
+     * never tried have no outcome yet.  No failures: the next run
+     * resumes. */
+    for (guint i = 0; i < recipients->len; i++)
+      mm_smtp_status_clear(&outcomes[i]);
+    g_free(outcomes);
+    return NULL;
+  }
 
   json_t *failures = json_array();
   for (guint k = 0; k < todo->len; k++) {
@@ -966,11 +990,25 @@ mm_delivery_process(MmDelivery *d, MmStore *store, const char *entry_id,
   guint transactions = 0, connections = 0;
   gboolean ran = FALSE;
   if (mm_delivery_journal_outcome(journal) == NULL) {
+    gboolean interrupted = FALSE;
     g_autoptr(MmJson) failures = run_smtp(
         d, store, list, journal, recipients, message, meta, sender, verp,
         individual, personalized,
         personalized && g_ascii_strcasecmp(personalize, "full") == 0, msgid,
-        &transactions, &connections);
+        &transactions, &connections, &interrupted);
+    if (interrupted) {
+      guint done = mm_delivery_journal_n_accepted(journal) +
+                   mm_delivery_journal_n_in_doubt(journal);
+      mm_log_warning("smtp",
+                     "%s delivery stopped by a stop request: %u of %u "
+                     "recipients done, the rest at the next start",
+                     log_id, done, recipients->len);
+      g_set_error(error, MM_DELIVERY_ERROR, MM_DELIVERY_ERROR_INTERRUPTED,
+                  "delivery stopped with %u of %u recipients done; it "
+                  "resumes from its journal",
+                  done, recipients->len);
+      return FALSE;
+    }
     ran = TRUE;
     if (!mm_delivery_journal_add_outcome(journal, failures, error))
       return FALSE;

@@ -82,6 +82,9 @@ typedef enum {
   MM_DELIVERY_ERROR_AUTH,     /* AUTH refused, impossible or not allowed */
   MM_DELIVERY_ERROR_IO,       /* a socket or file call failed */
   MM_DELIVERY_ERROR_INVALID,  /* bad metadata or settings */
+  MM_DELIVERY_ERROR_INTERRUPTED, /* stopped early on request; the entry's
+                                    metadata names its journal, and
+                                    handing it in again resumes */
 } MmDeliveryError;
 
 typedef struct MmDelivery MmDelivery;
@@ -126,6 +129,16 @@ typedef GBytes *(*MmDeliveryDecorateFunc)(gpointer data, const MmList *list,
  * default) copies are sent as the pipeline left them. */
 void mm_delivery_set_decorator(MmDelivery *delivery,
                                MmDeliveryDecorateFunc func, gpointer data);
+
+/* Sets the question asked between SMTP replies during a fan-out: when
+ * @should_stop returns TRUE (the runner got SIGTERM), no new transaction
+ * starts, the ones in flight finish and are recorded in the journal, and
+ * mm_delivery_process() fails with INTERRUPTED; the out runner keeps the
+ * entry, whose next run sends only to who is left.  Without it (the
+ * default) a fan-out runs to its end. */
+void mm_delivery_set_stop_check(MmDelivery *delivery,
+                                gboolean (*should_stop)(gpointer data),
+                                gpointer data);
 
 /* Delivers the out-queue entry @entry_id (@message and its metadata @meta,
  * both borrowed; @meta may be edited: "verp" is set as Mailman sets it).

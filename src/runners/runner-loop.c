@@ -87,6 +87,17 @@ block_signals(void)
   sigprocmask(SIG_BLOCK, &handled_signals, NULL);
 }
 
+gboolean
+mm_runner_stop_requested(void)
+{
+  sigset_t pending;
+  if (sigpending(&pending) < 0)
+    return FALSE;
+  return sigismember(&pending, SIGTERM) == 1 ||
+         sigismember(&pending, SIGINT) == 1 ||
+         sigismember(&pending, SIGUSR1) == 1;
+}
+
 /* Waits up to @timeout_usec for one of the handled signals; reopens logs on
  * SIGHUP and keeps waiting.  Returns the stopping signal or 0. */
 static int

@@ -3,7 +3,9 @@
  * recipient to delivered, bounced (an entry in "bounces") or retried (an
  * entry in "retry").  See src/delivery/delivery.h.  The engine gets the
  * handlers module's decoration for the copies of personalized lists (the
- * delivery module sits below handlers and cannot call it itself).
+ * delivery module sits below handlers and cannot call it itself), and a
+ * stop check: on SIGTERM a long fan-out stops between transactions and
+ * the entry is kept, to resume from its journal at the next start.
  *
  * The engine lives as long as this process, so that its SMTP connections
  * are reused across entries.  It is a file-static because MmRunnerContext
@@ -19,6 +21,13 @@
 #include "handlers.h"
 
 static MmDelivery *delivery;
+
+static gboolean
+stop_requested(gpointer data)
+{
+  (void)data;
+  return mm_runner_stop_requested();
+}
 
 /* The delivery engine's per-copy decorator for personalized lists: the
  * handlers module's decorate with the recipient's variables. */
@@ -49,6 +58,7 @@ mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
       return MM_RUNNER_SHUNT;
     mm_delivery_set_decorator(delivery, decorate_copy,
                               (gpointer)ctx->config);
+    mm_delivery_set_stop_check(delivery, stop_requested, NULL);
   }
   /* Only entries of a list need the database. */
   MmStore *store = NULL;
@@ -59,6 +69,11 @@ mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
   }
   if (!mm_delivery_process(delivery, store, mm_queue_entry_id(entry),
                            mm_queue_entry_message(entry), meta, error))
-    return MM_RUNNER_SHUNT;
+    /* Stopped mid fan-out: kept (metadata names the journal), and the
+     * loop then takes the signal. */
+    return error != NULL && g_error_matches(*error, MM_DELIVERY_ERROR,
+                           MM_DELIVERY_ERROR_INTERRUPTED)
+               ? MM_RUNNER_KEEP
+               : MM_RUNNER_SHUNT;
   return MM_RUNNER_FINISH;
 }

@@ -55,6 +55,12 @@ struct MmRunnerContext {
                              run, 0 before the first */
 };
 
+/* TRUE when a stop signal (SIGTERM, SIGINT, SIGUSR1) is waiting for this
+ * queue runner: they are blocked and taken between entries, so a handler
+ * that runs long (a large fan-out) asks this to stop early and keep its
+ * entry. */
+gboolean mm_runner_stop_requested(void);
+
 /* The site database, opened read-write on first use and kept for the life
  * of the runner.  Borrowed; NULL with @error if it cannot be opened. */
 MmStore *mm_runner_store(MmRunnerContext *ctx, GError **error);

@@ -981,6 +981,39 @@ class DeliveryTest(unittest.TestCase):
         self.assertEqual(twice, [])
         self.assertIn("resuming an interrupted delivery", self.smtp_log())
 
+    def test_stop_mid_fanout_resumes_at_next_start(self):
+        # `mailman stop` during a long fan-out: the out runner stops
+        # between transactions instead of finishing the whole list, keeps
+        # the entry, and the next start sends only to who is left.
+        n = 3000
+        members = [f"member{i:04d}@host{i % 50}.example.com" for i in range(n)]
+        self.make_site("[mta]\nverp_delivery_interval: 1\n", members=members)
+        sink = self.start_sink("-W", "data:1:1")
+        self.inject(tag="stop")
+        mmtest.wait_for(lambda: len(os.listdir(sink.dir)) >= 300,
+                        timeout=120, what="a tenth of the fan-out")
+        with open(self.site.path("master.pid")) as f:
+            master = int(f.read().strip())
+        self.site.run("stop")
+        mmtest.wait_for(lambda: not os.path.exists(f"/proc/{master}"),
+                        timeout=60, what="the master to exit")
+        before = len(sink.messages())
+        self.assertLess(before, n, "the fan-out ran to its end before "
+                                   "stopping")
+        self.assertIn("delivery stopped by a stop request", self.smtp_log())
+        # The entry waits in out, naming its journal.
+        self.assertEqual(len(self.site.queue_files("out")), 1)
+        self.site.run("start")
+        mmtest.wait_for(lambda: sum(sink.recipients().values()) >= n,
+                        timeout=300, what="every recipient at the sink")
+        self.wait_out_empty(timeout=60)
+        time.sleep(1)  # anything still in flight would show up now
+        got = sink.recipients()
+        self.assertEqual(len(got), n)
+        twice = [r for r, c in got.items() if c != 1]
+        self.assertEqual(twice, [])
+        self.assertIn("resuming an interrupted delivery", self.smtp_log())
+
     @staticmethod
     def find_runner(master, name, not_pid=None):
         out = subprocess.run(["ps", "--ppid", str(master), "-o", "pid=,args="],
