@@ -20,7 +20,7 @@ typedef struct {
   MmConfig *config;
   MmStore *store;
   MmList *list;
-  MmRulesResolver *resolver;
+  MmDmarcResolver *resolver;
 } Fixture;
 
 #define ALL_MISSES                                                            \
@@ -56,14 +56,14 @@ fixture_setup(Fixture *f, gconstpointer data)
                                     MM_ROLE_MODERATOR, 0, &error));
   g_autofree char *fixture =
       g_build_filename(MM_TEST_DATA, "dns-fixture.txt", NULL);
-  f->resolver = mm_rules_resolver_new_from_file(fixture, &error);
+  f->resolver = mm_dmarc_resolver_new_from_file(fixture, &error);
   g_assert_no_error(error);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-  g_clear_pointer(&f->resolver, mm_rules_resolver_free);
+  g_clear_pointer(&f->resolver, mm_dmarc_resolver_free);
   g_clear_pointer(&f->site, mm_test_site_free);
 }
 

@@ -14,7 +14,7 @@
  * policy is reject or quarantine) or dmarc_mitigate_unconditionally.  When
  * the message never went through that rule (the chain did not record
  * "dmarc-mitigation" among its rule hits or misses), we look the policy up
- * ourselves through the resolver (handlers.h), so that the mitigation does
+ * ourselves through the resolver (src/dmarc/), so that the mitigation does
  * not depend on which chain ran.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -52,9 +52,8 @@ policy_says_mitigate(MmHandlerContext *ctx)
     const char *at = email != NULL ? strrchr(email, '@') : NULL;
     if (at == NULL)
       continue;
-    MmHandlersDmarcPolicy policy =
-        mm_handlers_dmarc_policy_lookup(ctx->resolver, at + 1, NULL);
-    if (policy != MM_HANDLERS_DMARC_NONE)
+    if (mm_dmarc_policy_lookup(ctx->resolver, at + 1, NULL, NULL) !=
+        MM_DMARC_NONE)
       return TRUE;
   }
   return FALSE;

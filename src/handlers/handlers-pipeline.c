@@ -167,26 +167,17 @@ set_language(MmHandlerContext *ctx)
                                       : ctx->list->preferred_language));
 }
 
-/* The resolver of a run: the caller's, else a fixture named by the test
- * hook, else the system's with [dmarc] resolver_lifetime.  @fixture_out
- * keeps what was made alive. */
-static const MmHandlersResolver *
-choose_resolver(const MmPipelineEnv *env, MmHandlersResolver **fixture_out)
+/* The resolver of a run: the caller's, else the site's (a fixture on test
+ * sites, the system's with [dmarc] resolver_lifetime otherwise).
+ * @made_out keeps what was made alive. */
+static const MmDmarcResolver *
+choose_resolver(const MmPipelineEnv *env, MmDmarcResolver **made_out)
 {
   if (env->resolver != NULL)
     return env->resolver;
-  /* Test sites point DMARC lookups at a file; sites never set this. */
-  const char *fixture = g_getenv("MAILMAN_TEST_DNS_FIXTURE");
-  if (fixture != NULL && *fixture != '\0') {
-    g_autoptr(GError) error = NULL;
-    *fixture_out = mm_handlers_resolver_new_from_file(fixture, &error);
-    if (*fixture_out != NULL)
-      return *fixture_out;
-    mm_log_error("error", "DNS fixture %s: %s", fixture, error->message);
-  }
-  *fixture_out = mm_handlers_resolver_new_system(
+  *made_out = mm_dmarc_resolver_for_site(
       mm_config_get_duration_usec(env->config, "dmarc", "resolver_lifetime"));
-  return *fixture_out;
+  return *made_out;
 }
 
 static MmPipelineOutcome
@@ -229,7 +220,7 @@ mm_handlers_pipeline_process(const MmPipelineEnv *env, gboolean virgin,
   g_return_val_if_fail(env != NULL && env->config != NULL &&
                            env->store != NULL && raw != NULL,
                        MM_PIPELINE_FAILED);
-  g_autoptr(MmHandlersResolver) fixture = NULL;
+  g_autoptr(MmDmarcResolver) resolver = NULL;
   MmHandlerContext ctx = {
       .config = env->config,
       .store = env->store,
@@ -237,7 +228,7 @@ mm_handlers_pipeline_process(const MmPipelineEnv *env, gboolean virgin,
       .entry_id = env->entry_id,
       .meta = meta != NULL ? json_deep_copy(meta) : json_object(),
   };
-  ctx.resolver = choose_resolver(env, &fixture);
+  ctx.resolver = choose_resolver(env, &resolver);
 
   ctx.message = mm_handlers_message_parse(raw, error);
   if (ctx.message == NULL) {

@@ -32,7 +32,7 @@ typedef struct {
   const MmConfig *config;
   MmStore *store;
   const char *queue_root;
-  const MmHandlersResolver *resolver; /* never NULL inside a run */
+  const MmDmarcResolver *resolver; /* never NULL inside a run */
   const MmList *list;                 /* borrowed */
   GMimeMessage *message; /* owned; a handler may replace it (dmarc wrap) */
   json_t *meta;          /* owned: Mailman's msgdata */

@@ -8,10 +8,9 @@
  * names of the topics hit, sorted, go to metadata "topichits" and to an
  * X-Topics header.
  *
- * XXX: storage has no "topics" setting yet.  Until it has, we read the
- * list setting "topics" as lines "NAME<TAB>PATTERN" (an empty list today),
- * so this handler only ever runs its matching in tests.  Member topic
- * filtering is off in Mailman 3 too (do_topic_filters is disabled).
+ * The topics are the list setting "topics" (storage migration 5), one per
+ * line "NAME<TAB>PATTERN", where Mailman keeps a pickled list.  Member
+ * topic filtering is off in Mailman 3 too (do_topic_filters is disabled).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -35,56 +35,9 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "dmarc.h"
 #include "notice.h"
 #include "storage.h"
-
-/* ---- DMARC policy lookups ------------------------------------------- */
-
-/* A DMARC policy as published in _dmarc.<domain> TXT (RFC 7489). */
-typedef enum {
-  MM_HANDLERS_DMARC_NONE,       /* no record, p=none, or an unusable record */
-  MM_HANDLERS_DMARC_QUARANTINE, /* p=quarantine (or sp= for a subdomain) */
-  MM_HANDLERS_DMARC_REJECT,     /* p=reject, or a DNS failure (as Mailman) */
-} MmHandlersDmarcPolicy;
-
-/* Answers TXT questions.  @lookup returns the TXT strings of @name (each
- * record's strings joined), NULL-terminated (transfer full), an empty
- * vector for "no such name / no TXT", or NULL with @error for a failure
- * (timeout, SERVFAIL).  Tests point the pipeline at a fixture through
- * this; the default asks the system resolver. */
-typedef struct {
-  char **(*lookup)(gpointer user_data, const char *name, GError **error);
-  gpointer user_data;
-} MmHandlersResolver;
-
-/* The system resolver (GResolver), waiting at most 5 s for an answer.
- * Static; never NULL. */
-const MmHandlersResolver *mm_handlers_resolver_system(void);
-
-/* The system resolver waiting at most @lifetime_usec (a run uses [dmarc]
- * resolver_lifetime).  Free with mm_handlers_resolver_free(). */
-MmHandlersResolver *mm_handlers_resolver_new_system(gint64 lifetime_usec);
-
-/* A resolver answering from a file of lines "NAME TXT-TEXT" (one record a
- * line; NAME lower-case, e.g. "_dmarc.example.com v=DMARC1; p=reject";
- * "NAME !" makes NAME fail like a DNS timeout; '#' starts a comment).
- * Returns a new resolver (free with mm_handlers_resolver_free) or NULL with
- * @error when the file cannot be read. */
-MmHandlersResolver *mm_handlers_resolver_new_from_file(const char *path,
-                                                       GError **error);
-void mm_handlers_resolver_free(MmHandlersResolver *resolver);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmHandlersResolver, mm_handlers_resolver_free)
-
-/* The policy that applies to mail From @domain, as Mailman's DMARC rule
- * finds it (mailman/rules/dmarc.py): the record at _dmarc.<domain>, else
- * the one at the organizational domain (public suffix list, its sp= before
- * its p=).  Several DMARC1 records at one name count as none; a lookup
- * failure counts as REJECT.  @psl_path names the public suffix list
- * (NULL: /usr/share/publicsuffix/public_suffix_list.dat; when unreadable
- * the organizational domain is the last two labels). */
-MmHandlersDmarcPolicy
-mm_handlers_dmarc_policy_lookup(const MmHandlersResolver *resolver,
-                                const char *domain, const char *psl_path);
 
 /* ---- Pipelines ------------------------------------------------------ */
 
@@ -103,10 +56,9 @@ typedef struct {
   const MmConfig *config;
   MmStore *store;
   const char *queue_root; /* var/queue */
-  /* NULL: the system resolver waiting [dmarc] resolver_lifetime, unless
-   * $MAILMAN_TEST_DNS_FIXTURE names a fixture file
-   * (mm_handlers_resolver_new_from_file; test sites only). */
-  const MmHandlersResolver *resolver;
+  /* DMARC TXT lookups (dmarc.h).  NULL: mm_dmarc_resolver_for_site()
+   * with [dmarc] resolver_lifetime. */
+  const MmDmarcResolver *resolver;
   const char *entry_id; /* the queue entry, for log lines; may be NULL */
 } MmPipelineEnv;
 

@@ -33,7 +33,7 @@ typedef struct {
   MmStore *store;
   MmList *list;
   const char *queue_root;
-  MmHandlersResolver *resolver;
+  MmDmarcResolver *resolver;
 } Fixture;
 
 /* A site with @extra_cfg appended to its mailman.cfg. */
@@ -49,14 +49,14 @@ fixture_init(Fixture *f, const char *extra_cfg)
   f->list = f->site->list;
   f->queue_root = mm_config_path(f->config, "queue_dir");
   g_autofree char *dns = g_build_filename(MM_TEST_DATA_DIR, "dns.txt", NULL);
-  f->resolver = mm_handlers_resolver_new_from_file(dns, &error);
+  f->resolver = mm_dmarc_resolver_new_from_file(dns, &error);
   g_assert_no_error(error);
 }
 
 static inline void
 fixture_clear(Fixture *f)
 {
-  g_clear_pointer(&f->resolver, mm_handlers_resolver_free);
+  g_clear_pointer(&f->resolver, mm_dmarc_resolver_free);
   g_clear_pointer(&f->site, mm_test_site_free);
 }
 

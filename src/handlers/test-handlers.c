@@ -703,41 +703,6 @@ test_mime_dispose(void)
   fixture_clear(&f);
 }
 
-/* ---- DMARC policy lookups ----------------------------------------------- */
-
-static void
-test_dmarc_policy(void)
-{
-  g_autofree char *dns = g_build_filename(MM_TEST_DATA_DIR, "dns.txt", NULL);
-  g_autofree char *psl = g_build_filename(MM_TEST_DATA_DIR, "psl.dat", NULL);
-  g_autoptr(MmHandlersResolver) resolver =
-      mm_handlers_resolver_new_from_file(dns, NULL);
-  g_assert_nonnull(resolver);
-  static const struct {
-    const char *domain;
-    MmHandlersDmarcPolicy policy;
-  } cases[] = {
-      {"reject.example", MM_HANDLERS_DMARC_REJECT},
-      {"quarantine.example", MM_HANDLERS_DMARC_QUARANTINE},
-      {"none.example", MM_HANDLERS_DMARC_NONE},
-      {"nothing.example", MM_HANDLERS_DMARC_NONE},
-      /* sp= of the organizational domain applies to its subdomains. */
-      {"mail.orgreject.example", MM_HANDLERS_DMARC_REJECT},
-      {"orgreject.example", MM_HANDLERS_DMARC_NONE},
-      /* A failing lookup counts as reject, as in Mailman. */
-      {"fail.example", MM_HANDLERS_DMARC_REJECT},
-      /* Two DMARC records: ignored (RFC 7489). */
-      {"multi.example", MM_HANDLERS_DMARC_NONE},
-      /* The public suffix list finds example.co.uk, whose sp= is unset, so
-       * its p= applies. */
-      {"deep.sub.example.co.uk", MM_HANDLERS_DMARC_QUARANTINE},
-  };
-  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
-    g_assert_cmpint(
-        mm_handlers_dmarc_policy_lookup(resolver, cases[i].domain, psl), ==,
-        cases[i].policy);
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 static void
@@ -801,7 +766,6 @@ main(int argc, char **argv)
   g_test_add_func("/handlers/to-usenet", test_to_usenet);
   g_test_add_func("/handlers/acknowledge", test_acknowledge);
   g_test_add_func("/handlers/mime-delete/dispose", test_mime_dispose);
-  g_test_add_func("/handlers/dmarc/policy", test_dmarc_policy);
   g_test_add_func("/handlers/util/wrap", test_wrap);
   g_test_add_func("/handlers/util/sender", test_sender);
   return g_test_run();

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "dmarc.h"
 #include "storage.h"
 
 #define MM_RULES_ERROR (mm_rules_error_quark())
@@ -32,33 +33,6 @@ typedef enum {
   MM_RULES_ERROR_FAILED,  /* something below failed; message says what */
   MM_RULES_ERROR_INVALID, /* a message or metadata we cannot work with */
 } MmRulesError;
-
-/* ---- DNS for the DMARC rule ------------------------------------------ */
-
-/* Answers TXT questions.  @lookup returns the TXT strings of @name (each
- * record's strings joined), NULL-terminated (transfer full); an empty
- * vector means "no such name / no TXT record"; NULL with @error a failure
- * (timeout, SERVFAIL), which the DMARC rule treats as a reject policy, as
- * Mailman does.  CNAMEs are followed by the resolver. */
-typedef struct {
-  char **(*lookup)(gpointer user_data, const char *name, GError **error);
-  gpointer user_data;
-} MmRulesResolver;
-
-/* The system resolver (GResolver, which asks the libc resolver).  Static.
- * XXX: GLib 2.74 has no per-query timeout, so [dmarc] resolver_timeout and
- * resolver_lifetime are left to /etc/resolv.conf. */
-const MmRulesResolver *mm_rules_resolver_system(void);
-
-/* A resolver answering from a file of lines "NAME TXT-TEXT" (one record a
- * line, NAME compared case-insensitively; "NAME !" makes NAME fail like a
- * timeout; '#' starts a comment; at most 1 MiB).  The same format as the
- * pipeline's fixture, so one file serves a test site.  Returns a new
- * resolver or NULL with @error. */
-MmRulesResolver *mm_rules_resolver_new_from_file(const char *path,
-                                                 GError **error);
-void mm_rules_resolver_free(MmRulesResolver *resolver);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmRulesResolver, mm_rules_resolver_free)
 
 /* ---- The post under judgement ------------------------------------------ */
 
@@ -71,7 +45,9 @@ typedef struct {
   MmStore *store;                  /* borrowed */
   const MmList *list;              /* borrowed */
   json_t *meta;                    /* owned reference: Mailman's msgdata */
-  const MmRulesResolver *resolver; /* borrowed; NULL: the system's */
+  /* DMARC TXT lookups (dmarc.h): borrowed; NULL: the system resolver
+   * waiting [dmarc] resolver_lifetime. */
+  const MmDmarcResolver *resolver;
   /* The public suffix list for DMARC's organizational domains; NULL: the
    * cached copy in var_dir, then the publicsuffix package's file. */
   const char *psl_path;

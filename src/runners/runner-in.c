@@ -31,22 +31,16 @@
 #include "message.h"
 #include "rules.h"
 
-/* Tests point DMARC lookups at a fixture file, as the pipeline does. */
-static const MmRulesResolver *
-test_resolver(void)
+/* The DMARC rule's resolver, made once per process: the site's
+ * (mm_dmarc_resolver_for_site(): a fixture on test sites, else the
+ * system's with [dmarc] resolver_lifetime). */
+static const MmDmarcResolver *
+site_resolver(const MmConfig *config)
 {
-  static MmRulesResolver *resolver;
-  static gboolean tried;
-  if (!tried) {
-    tried = TRUE;
-    const char *path = g_getenv("MAILMAN_TEST_DNS_FIXTURE");
-    if (path != NULL && path[0] != '\0') {
-      g_autoptr(GError) error = NULL;
-      resolver = mm_rules_resolver_new_from_file(path, &error);
-      if (resolver == NULL)
-        mm_log_error("error", "DNS fixture %s: %s", path, error->message);
-    }
-  }
+  static MmDmarcResolver *resolver;
+  if (resolver == NULL)
+    resolver = mm_dmarc_resolver_for_site(
+        mm_config_get_duration_usec(config, "dmarc", "resolver_lifetime"));
   return resolver;
 }
 
@@ -92,7 +86,7 @@ mm_runner_handle_in(MmRunnerContext *ctx, MmQueueEntry *entry, GError **error)
 
   g_autoptr(MmPost) post =
       mm_rules_post_new(ctx->config, store, list, raw, meta);
-  post->resolver = test_resolver();
+  post->resolver = site_resolver(ctx->config);
 
   /* The language of the post's notices: the sender's if a member. */
   const char *sender = mm_rules_post_sender(post);
