@@ -184,10 +184,11 @@ recipients_of(json_t *meta, MmStore *store, const MmList *list,
       add_recipient(out, seen, json_string_value(item));
     }
   } else if (list != NULL) {
-    /* XXX: the pipeline's member-recipients handler sets "recipients";
-     * until it runs, this is what that handler computes: regular members
-     * whose delivery is enabled (without the sender's receive_own_postings
-     * exclusion). */
+    /* The pipeline's member-recipients handler sets "recipients"; an entry
+     * that skipped the pipeline (`mailman inject -q out`) gets what that
+     * handler computes: regular members whose delivery is enabled (without
+     * the sender's receive_own_postings exclusion, which needs the
+     * pipeline's knowledge of the sender). */
     MmRosterQuery query = {.role = MM_ROLE_MEMBER,
                            .delivery_mode = MM_DELIVERY_REGULAR,
                            .delivery_status = MM_STATUS_ENABLED};
