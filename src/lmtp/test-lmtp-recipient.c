@@ -25,12 +25,16 @@ typedef struct {
   const char *domain;
 } SplitCase;
 
+/* Parsing itself is src/mta/'s and tested there case by case
+ * (test-mta-recipient.c); these check what the LMTP adapter adds: every
+ * subaddress word mapped to its MmLmtpSubaddress, the fields carried over,
+ * and a refusal passed on as MM_ERROR_INVALID. */
 static const SplitCase split_cases[] = {
-    {"mylist@example.com", "+", TRUE, "mylist", "mylist", NULL,
+    {"MyList@Example.COM", "+", TRUE, "mylist", "mylist", NULL,
      MM_LMTP_SUB_NONE, "example.com"},
-    {"MyList-Request@Example.COM", "+", TRUE, "mylist-request", "mylist",
-     "request", MM_LMTP_SUB_REQUEST, "example.com"},
-    {"a-b-bounces+x=y.example@example.com", "+", TRUE, "a-b-bounces", "a-b",
+    {"l-request@example.com", "+", TRUE, "l-request", "l", "request",
+     MM_LMTP_SUB_REQUEST, "example.com"},
+    {"l-bounces+x=y.example@example.com", "+", TRUE, "l-bounces", "l",
      "bounces", MM_LMTP_SUB_BOUNCES, "example.com"},
     {"l-confirm+0123abcd@example.com", "+", TRUE, "l-confirm", "l", "confirm",
      MM_LMTP_SUB_CONFIRM, "example.com"},
@@ -46,30 +50,7 @@ static const SplitCase split_cases[] = {
      MM_LMTP_SUB_OWNER, "example.com"},
     {"l-bogus@example.com", "+", TRUE, "l-bogus", "l-bogus", NULL,
      MM_LMTP_SUB_NONE, "example.com"},
-    {"-owner@example.com", "+", TRUE, "-owner", "-owner", NULL,
-     MM_LMTP_SUB_NONE, "example.com"},
-    {"l-@example.com", "+", TRUE, "l-", "l-", NULL, MM_LMTP_SUB_NONE,
-     "example.com"},
-    {"l+tag-owner@example.com", "+", TRUE, "l", "l", NULL, MM_LMTP_SUB_NONE,
-     "example.com"},
-    /* A different delimiter, and none at all. */
-    {"l-bounces=x@example.com", "=", TRUE, "l-bounces", "l", "bounces",
-     MM_LMTP_SUB_BOUNCES, "example.com"},
-    {"l-bounces+x@example.com", "", TRUE, "l-bounces+x", "l-bounces+x", NULL,
-     MM_LMTP_SUB_NONE, "example.com"},
-    {"l-bounces--x@example.com", "--", TRUE, "l-bounces", "l", "bounces",
-     MM_LMTP_SUB_BOUNCES, "example.com"},
-    /* Mailman splits at the first '@'. */
-    {"l@x@example.com", "+", TRUE, "l", "l", NULL, MM_LMTP_SUB_NONE,
-     "x@example.com"},
-    {"nodomain", "+", FALSE},
-    {"@example.com", "+", FALSE},
-    {"l@", "+", FALSE},
-    {"+x@example.com", "+", FALSE},
     {"a b@example.com", "+", FALSE},
-    {"l\x01@example.com", "+", FALSE},
-    {"l\xc3\xa9@example.com", "+", FALSE},
-    {"", "+", FALSE},
 };
 
 static void
