@@ -360,10 +360,10 @@ message_for(const MmDeliveryTx *tx, gpointer data, GBytes **head_out,
   return TRUE;
 }
 
-/* folded address -> MemberFacts for the list's members: one roster query,
- * and the preferred language of each recipient that is a member. */
+/* folded address -> MemberFacts for the list's members: one roster query
+ * (which resolves each member's preferred language too). */
 static GHashTable *
-member_facts(MmStore *store, const MmList *list, GPtrArray *recipients)
+member_facts(MmStore *store, const MmList *list)
 {
   GHashTable *members = g_hash_table_new_full(
       g_str_hash, g_str_equal, g_free, (GDestroyNotify)member_facts_free);
@@ -376,14 +376,8 @@ member_facts(MmStore *store, const MmList *list, GPtrArray *recipients)
     MemberFacts *facts = g_new0(MemberFacts, 1);
     facts->email = g_strdup(m->email);
     facts->display_name = g_strdup(m->display_name ? m->display_name : "");
+    facts->language = g_strdup(m->preferred_language);
     g_hash_table_insert(members, g_ascii_strdown(m->email, -1), facts);
-  }
-  for (guint i = 0; store != NULL && i < recipients->len; i++) {
-    g_autofree char *folded = g_ascii_strdown(recipients->pdata[i], -1);
-    MemberFacts *facts = g_hash_table_lookup(members, folded);
-    if (facts != NULL && facts->language == NULL)
-      facts->language = mm_store_preference_get(
-          store, facts->email, list->list_id, "preferred_language", NULL);
   }
   return members;
 }
@@ -786,7 +780,7 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
                       !json_is_true(json_object_get(meta, "nodecorate")) &&
                       !json_is_true(json_object_get(meta, "isdigest"));
   g_autoptr(GHashTable) members =
-      decorate ? member_facts(store, list, recipients) : NULL;
+      decorate ? member_facts(store, list) : NULL;
   g_autofree char *head_log_id = mm_log_escape(msgid, -1);
   GMutex decorate_lock;
   g_mutex_init(&decorate_lock);

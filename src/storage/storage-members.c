@@ -30,6 +30,8 @@
   " COALESCE(mp.delivery_status, ap.delivery_status, up.delivery_status, 1)"  \
   "   AS delivery_status,"                                                    \
   " m.moderation_action AS moderation_action,"                                \
+  " COALESCE(mp.preferred_language, ap.preferred_language,"                   \
+  "   up.preferred_language) AS preferred_language,"                          \
   " a.email AS email"
 #define MEMBER_JOINS                                                          \
   " FROM member m"                                                            \
@@ -46,6 +48,7 @@ mm_member_free(MmMember *member)
     return;
   g_free(member->email);
   g_free(member->display_name);
+  g_free(member->preferred_language);
   g_free(member);
 }
 
@@ -64,6 +67,8 @@ member_from_row(sqlite3_stmt *stmt, int first)
       sqlite3_column_type(stmt, first + 5) == SQLITE_NULL
           ? MM_ACTION_UNSET
           : sqlite3_column_int(stmt, first + 5);
+  member->preferred_language =
+      g_strdup((const char *)sqlite3_column_text(stmt, first + 6));
   return member;
 }
 
@@ -311,7 +316,7 @@ mm_store_roster(MmStore *store, const char *list_id,
   g_auto(MmStmt) stmt = mm_store_sql_prepare(
       store,
       "SELECT r.original_email, r.display_name, r.role, r.delivery_mode,"
-      " r.delivery_status, r.moderation_action"
+      " r.delivery_status, r.moderation_action, r.preferred_language"
       " FROM mailinglist l LEFT JOIN ("
       "  SELECT m.list_id AS list_id, " MEMBER_COLUMNS MEMBER_JOINS
       "  WHERE m.list_id = ?1"

@@ -233,6 +233,8 @@ typedef struct {
   MmDeliveryStatus delivery_status;
   MmAction moderation_action; /* MM_ACTION_UNSET (-1) when unset: the
                                * list's default_member_action applies */
+  char *preferred_language;   /* NULL when no level sets one: the list's
+                               * applies */
 } MmMember;
 
 void mm_member_free(MmMember *member);

@@ -1114,13 +1114,21 @@ test_roster_filters(Fixture *f, gconstpointer data)
       &error));
   g_assert_no_error(error);
 
+  /* amy reads German (address level); nobody else set a language. */
+  g_assert_true(mm_store_preference_set(f->store, MM_PREF_LEVEL_ADDRESS,
+                                        "amy@example.com", NULL,
+                                        "preferred_language", "de", &error));
+  g_assert_no_error(error);
+
   g_autoptr(GPtrArray) all = roster(f->store, NULL);
   g_assert_cmpuint(all->len, ==, 6);
   /* Sorted by (folded) email; original case shown. */
   MmMember *m0 = all->pdata[0];
   MmMember *last = all->pdata[5];
   g_assert_cmpstr(m0->email, ==, "amy@example.com");
+  g_assert_cmpstr(m0->preferred_language, ==, "de");
   g_assert_cmpstr(last->email, ==, "Zed@example.com");
+  g_assert_null(last->preferred_language);
 
   MmRosterQuery q = {.role = MM_ROLE_MEMBER};
   g_autoptr(GPtrArray) members = roster(f->store, &q);
