@@ -79,19 +79,11 @@ mm_handlers_replybot(const MmConfig *config, MmStore *store,
 {
   if (sent_out != NULL)
     *sent_out = FALSE;
-  g_autoptr(GMimeMessage) message = mm_handlers_message_parse(raw, NULL);
-  if (message == NULL)
-    return TRUE; /* nothing to read a sender from */
-
-  g_autofree char *ack = header_lower(message, "X-Ack");
-  if (strcmp(ack, "no") == 0 || json_is_true(json_object_get(meta, "noack")))
-    return TRUE;
-  g_autofree char *precedence = header_lower(message, "Precedence");
-  if (strcmp(ack, "yes") != 0 &&
-      (strcmp(precedence, "bulk") == 0 || strcmp(precedence, "junk") == 0 ||
-       strcmp(precedence, "list") == 0))
+  if (json_is_true(json_object_get(meta, "noack")))
     return TRUE;
 
+  /* The route and the list's wish first: most lists answer nothing, and
+   * then the message is not even parsed. */
   const char *setting, *text_setting;
   MmResponseType type;
   if (json_is_true(json_object_get(meta, "to_owner"))) {
@@ -110,6 +102,18 @@ mm_handlers_replybot(const MmConfig *config, MmStore *store,
     return TRUE; /* no automatic response for other routes */
   }
   if (mm_handlers_replybot_action(list, setting) == MM_REPLYBOT_NONE)
+    return TRUE;
+
+  g_autoptr(GMimeMessage) message = mm_handlers_message_parse(raw, NULL);
+  if (message == NULL)
+    return TRUE; /* nothing to read a sender from */
+  g_autofree char *ack = header_lower(message, "X-Ack");
+  if (strcmp(ack, "no") == 0)
+    return TRUE;
+  g_autofree char *precedence = header_lower(message, "Precedence");
+  if (strcmp(ack, "yes") != 0 &&
+      (strcmp(precedence, "bulk") == 0 || strcmp(precedence, "junk") == 0 ||
+       strcmp(precedence, "list") == 0))
     return TRUE;
 
   g_autofree char *sender = mm_handlers_message_sender(config, message);
