@@ -911,8 +911,12 @@ mm_lmtp_server_deliver(MmLmtpServer *server, MmLmtpSession *session,
         mm_lmtp_recipient_meta(g_ptr_array_index(recipients, i), original_size,
                                received_time, server->site_owner);
   }
-  /* Never fails for a non-exclusive pool. */
-  g_thread_pool_push(server->commit_pool, job, NULL);
+  /* A failure means only that no new thread could be started: the job
+   * stays queued for the threads there are (GLib's contract). */
+  g_autoptr(GError) push_error = NULL;
+  if (!g_thread_pool_push(server->commit_pool, job, &push_error))
+    mm_log_warning("error", "LMTP %s: commit queued without a new thread: %s",
+                   session_id, push_error->message);
 }
 
 gboolean
