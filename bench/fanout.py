@@ -11,6 +11,10 @@ spent meanwhile, and the sum of their peak resident memory (VmHWM).  The
 sink counts messages (`smtp-sink -c`): in VERP mode one per member; in bulk
 mode every member is in the .com bucket, so both servers send
 ceil(N / max_recipients) messages (Mailman's chunking, which ours keeps).
+In personalized mode (the list's personalize set to individual, through
+`mailman shell` for Mailman 3 and the database for ours, which has no
+command for list settings) each member gets a copy of its own with the
+list's default footer expanded for that member: one per member.
 
 Each server gets a private site in a temporary directory: NullMTA, LMTP
 and the sink on free ports of 127.0.0.1, SQLite, default runners, the same
@@ -28,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -200,7 +205,26 @@ sleep_time: {sleep_time}
 sleep_time: {sleep_time}
 {extra}""")
 
-    def run(self, *args, timeout=1800):
+    def personalize(self):
+        """Sets the list's personalize to individual (Mailman's value 1)."""
+        if self.python:
+            with open(os.path.join(self.root, "mm_bench_personalize.py"), "w",
+                      encoding="utf-8") as f:
+                f.write("from mailman.interfaces.mailinglist import "
+                        "Personalization\n\n"
+                        "def personalize(mlist):\n"
+                        "    mlist.personalize = Personalization.individual\n")
+            self.run("shell", "-l", LIST, "-r",
+                     "mm_bench_personalize.personalize",
+                     env=dict(os.environ, PYTHONPATH=self.root))
+        else:
+            db = sqlite3.connect(os.path.join(self.var, "data", "mailman.db"),
+                                 timeout=30)
+            with db:
+                db.execute("UPDATE mailinglist SET personalize = 1")
+            db.close()
+
+    def run(self, *args, timeout=1800, env=None):
         argv = [self.binary, "-C", self.cfg]
         if os.geteuid() == 0:
             argv.append("--run-as-root")
@@ -209,7 +233,7 @@ sleep_time: {sleep_time}
         with tempfile.TemporaryFile("w+") as out:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out,
                                   stderr=subprocess.STDOUT, timeout=timeout,
-                                  cwd=self.root)
+                                  cwd=self.root, env=env)
             out.seek(0)
             proc.stdout = out.read()
         if proc.returncode != 0:
@@ -300,7 +324,9 @@ def measure(server, n, mode, timeout, sleep_time):
     server.configure(lmtp_port, sink_port, mode == "verp", sleep_time)
     log(f"{server.label}: {n} members, {mode}: setting up")
     server.setup(roster)
-    expected = n if mode == "verp" else math.ceil(n / MAX_RECIPIENTS)
+    if mode == "personalized":
+        server.personalize()
+    expected = n if mode != "bulk" else math.ceil(n / MAX_RECIPIENTS)
     sink = Sink(sink_port)
     try:
         server.start()
@@ -341,8 +367,8 @@ def ceiling(n, mode, directory):
     path = os.path.join(directory, "ceiling.eml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(message("member00000@host0.example.com"))
-    per = 1 if mode == "verp" else MAX_RECIPIENTS
-    count = n if mode == "verp" else math.ceil(n / MAX_RECIPIENTS)
+    per = 1 if mode != "bulk" else MAX_RECIPIENTS
+    count = n if mode != "bulk" else math.ceil(n / MAX_RECIPIENTS)
     sink = Sink(port)
     try:
         t0 = time.monotonic()
@@ -376,7 +402,8 @@ def main():
     ap.add_argument("--sizes", default="1000,10000",
                     help="list sizes, comma-separated (default 1000,10000)")
     ap.add_argument("--modes", default="bulk,verp",
-                    help="bulk, verp or both (default)")
+                    help="comma-separated: bulk, verp, personalized "
+                         "(default bulk,verp)")
     ap.add_argument("--timeout", type=float, default=1800,
                     help="longest wait for one fan-out, seconds")
     ap.add_argument("--sleep-time", default="0.1s",

@@ -48,8 +48,7 @@ struct MmDelivery {
   char *finished_journal; /* removed when the next entry comes */
   gint64 last_sweep;
   gboolean connect_failure_logged; /* Mailman logs it once until a success */
-  MmDeliveryDecorateFunc decorate;  /* personalized lists; may be NULL */
-  gpointer decorate_data;
+  MmDeliveryDecorator decorator; /* personalized lists; prepare NULL: none */
   gboolean (*should_stop)(gpointer data); /* may be NULL */
   gpointer stop_data;
 };
@@ -64,11 +63,10 @@ mm_delivery_set_stop_check(MmDelivery *delivery,
 }
 
 void
-mm_delivery_set_decorator(MmDelivery *delivery, MmDeliveryDecorateFunc func,
-                          gpointer data)
+mm_delivery_set_decorator(MmDelivery *delivery,
+                          const MmDeliveryDecorator *decorator)
 {
-  delivery->decorate = func;
-  delivery->decorate_data = data;
+  delivery->decorator = *decorator;
 }
 
 MmDelivery *
@@ -263,10 +261,9 @@ typedef struct {
   GHashTable *to;     /* folded address -> To: value (full personalization) */
   /* Decoration per copy (personalized lists), else NULL: */
   GHashTable *members; /* folded address -> MemberFacts */
-  const MmDelivery *delivery;
-  const MmList *list;
-  GBytes *message;     /* the entry's message */
-  json_t *meta;        /* read only while the run lasts */
+  const MmDeliveryDecorator *decorator;
+  gpointer prepared;   /* the decorator's, for this entry */
+  const char *preferred_language; /* the list's, for non-members */
   const char *log_id;
   GMutex *decorate_lock; /* decorations one at a time */
 } HeadData;
@@ -330,13 +327,12 @@ message_for(const MmDeliveryTx *tx, gpointer data, GBytes **head_out,
       .display_name = facts != NULL ? facts->display_name : "",
       .language = facts != NULL && facts->language != NULL
                       ? facts->language
-                      : h->list->preferred_language,
+                      : h->preferred_language,
   };
   g_autoptr(GError) error = NULL;
   g_mutex_lock(h->decorate_lock);
   g_autoptr(GBytes) decorated =
-      h->delivery->decorate(h->delivery->decorate_data, h->list, h->message,
-                            h->meta, &who, &error);
+      h->decorator->decorate(h->prepared, &who, &error);
   g_mutex_unlock(h->decorate_lock);
   if (decorated == NULL) {
     g_autofree char *safe = mm_log_escape(error->message, -1);
@@ -776,20 +772,31 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
   /* Mailman's DecoratingDelivery: personalized lists get a header and
    * footer per copy, except digests and what was decorated already. */
   gboolean decorate = personalized && individual && list != NULL &&
-                      d->decorate != NULL &&
+                      d->decorator.prepare != NULL &&
                       !json_is_true(json_object_get(meta, "nodecorate")) &&
                       !json_is_true(json_object_get(meta, "isdigest"));
+  g_autofree char *head_log_id = mm_log_escape(msgid, -1);
+  gpointer prepared = NULL;
+  if (decorate) {
+    g_autoptr(GError) prepare_error = NULL;
+    prepared = d->decorator.prepare(d->decorator.data, list, message, meta,
+                                    &prepare_error);
+    if (prepared == NULL) {
+      g_autofree char *safe = mm_log_escape(prepare_error->message, -1);
+      mm_log_error("smtp", "%s not decorated, sent as it is: %s",
+                   head_log_id, safe);
+      decorate = FALSE;
+    }
+  }
   g_autoptr(GHashTable) members =
       decorate ? member_facts(store, list) : NULL;
-  g_autofree char *head_log_id = mm_log_escape(msgid, -1);
   GMutex decorate_lock;
   g_mutex_init(&decorate_lock);
   if (decorate) {
     head_data.members = members;
-    head_data.delivery = d;
-    head_data.list = list;
-    head_data.message = message;
-    head_data.meta = meta;
+    head_data.decorator = &d->decorator;
+    head_data.prepared = prepared;
+    head_data.preferred_language = list->preferred_language;
     head_data.log_id = head_log_id;
     head_data.decorate_lock = &decorate_lock;
   }
@@ -814,6 +821,8 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
   MmDeliveryStats stats = {0};
   mm_delivery_engine_run(d->engine, &run, outcomes, &stats);
   g_mutex_clear(&decorate_lock);
+  if (prepared != NULL)
+    d->decorator.release(prepared);
 
   /* Problems once each, as Mailman logs "low level smtp error" per chunk;
    * the unreachable MTA once until it answers again, as its out runner. */

@@ -109,26 +109,34 @@ typedef struct {
   const char *language;     /* preferred language code */
 } MmDeliveryRecipient;
 
-/* Decorates @message (the entry's, borrowed) for one recipient of a
- * personalized list: returns the copy to send (transfer full) or NULL with
- * @error.  Called from the engine's connection threads, never two at a
- * time, so it may use GMime but no database.  This module does not know
- * how decorations are made; the out runner hands over the handlers
- * module's (mm_handlers_decorate_recipient()). */
-typedef GBytes *(*MmDeliveryDecorateFunc)(gpointer data, const MmList *list,
-                                          GBytes *message, json_t *meta,
-                                          const MmDeliveryRecipient *recipient,
-                                          GError **error);
+/* How copies of a personalized list get their own header and footer.
+ * This module does not know how decorations are made; the out runner hands
+ * over the handlers module's (mm_handlers_decorator_*()).
+ *   prepare  once per entry, in the run's thread: whatever the copies share
+ *            (the parsed templates); NULL with @error when it cannot be
+ *            made (every copy then goes out undecorated, logged);
+ *   decorate per copy, from the engine's connection threads but never two
+ *            at a time: the copy to send (transfer full) or NULL with
+ *            @error (that copy goes out undecorated, logged);
+ *   release  after the run. */
+typedef struct {
+  gpointer (*prepare)(gpointer data, const MmList *list, GBytes *message,
+                      json_t *meta, GError **error);
+  GBytes *(*decorate)(gpointer prepared, const MmDeliveryRecipient *recipient,
+                      GError **error);
+  void (*release)(gpointer prepared);
+  gpointer data;
+} MmDeliveryDecorator;
 
-/* Sets the decorator used for personalized lists (personalize individual
- * or full) on entries without metadata "nodecorate" or "isdigest":
- * each copy then gets its own header and footer, as Mailman's
- * DecoratingDelivery does.  A copy whose decoration fails is sent
- * undecorated and the failure logged: a missing footer is better than
- * bouncing members for our own error.  Without a decorator (the
- * default) copies are sent as the pipeline left them. */
+/* Sets the decorator (copied) used for personalized lists (personalize
+ * individual or full) on entries without metadata "nodecorate" or
+ * "isdigest": each copy then gets its own header and footer, as Mailman's
+ * DecoratingDelivery does.  A failed decoration sends the copy as it is
+ * and logs: a missing footer is better than bouncing members for our own
+ * error.  Without a decorator (the default) copies are sent as the
+ * pipeline left them. */
 void mm_delivery_set_decorator(MmDelivery *delivery,
-                               MmDeliveryDecorateFunc func, gpointer data);
+                               const MmDeliveryDecorator *decorator);
 
 /* Sets the question asked between SMTP replies during a fan-out: when
  * @should_stop returns TRUE (the runner got SIGTERM), no new transaction

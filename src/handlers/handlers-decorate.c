@@ -20,9 +20,8 @@
  * Mailman 3.3 decorates at delivery; we do it in the pipeline (see the
  * pipeline table) and then set nodecorate so that delivery does not
  * decorate again.  Lists with personalize other than none are left for
- * delivery, which knows each recipient: it calls
- * mm_handlers_decorate_recipient() (through the out runner) for every
- * copy, with Mailman's $member, $user_email, $user_address,
+ * delivery, which knows each recipient: through the out runner it makes
+ * one MmHandlersDecorator per message and applies it to every copy, with Mailman's $member, $user_email, $user_address,
  * $user_delivered_to, $user_name, $user_name_or_address and
  * $user_language added to the variables.
  *
@@ -35,14 +34,16 @@
 #include "base-log.h"
 
 static char *
-decoration(MmHandlerContext *ctx, const char *name, GHashTable *vars,
-           GError **error)
+template_for(MmHandlerContext *ctx, const char *name, GError **error)
 {
-  g_autofree char *template = mm_notice_template_load(
-      ctx->config, ctx->list, name, mm_handlers_meta_string(ctx->meta, "lang"),
-      error);
-  if (template == NULL)
-    return NULL;
+  return mm_notice_template_load(ctx->config, ctx->list, name,
+                                 mm_handlers_meta_string(ctx->meta, "lang"),
+                                 error);
+}
+
+static char *
+expand_decoration(const char *template, GHashTable *vars)
+{
   g_autofree char *text = mm_notice_template_expand(template, vars);
   /* Mailman turns CRLF into LF in decorations. */
   GString *out = g_string_sized_new(strlen(text));
@@ -118,30 +119,15 @@ decoration_part(MmHandlerContext *ctx, const char *text)
                                    "inline");
 }
 
-/* The decoration itself, with @extra (may be NULL) added to the
- * variables: the recipient's for personalized delivery. */
-static MmHandlerResult
-decorate_with(MmHandlerContext *ctx, GHashTable *extra, GError **error)
+/* Puts the expanded @header and @footer around the body (see the top of
+ * this file for where they go). */
+static void
+apply_decorations(MmHandlerContext *ctx, const char *header,
+                  const char *footer)
 {
-  g_autoptr(GHashTable) vars = decoration_variables(ctx);
-  if (extra != NULL) {
-    GHashTableIter iter;
-    gpointer key, value;
-    g_hash_table_iter_init(&iter, extra);
-    while (g_hash_table_iter_next(&iter, &key, &value))
-      g_hash_table_insert(vars, g_strdup(key), g_strdup(value));
-  }
-  g_autofree char *header =
-      decoration(ctx, "list:member:regular:header", vars, error);
-  if (header == NULL)
-    return MM_HANDLER_FAILED;
-  g_autofree char *footer =
-      decoration(ctx, "list:member:regular:footer", vars, error);
-  if (footer == NULL)
-    return MM_HANDLER_FAILED;
   json_object_set_new(ctx->meta, "nodecorate", json_true());
   if (*header == '\0' && *footer == '\0')
-    return MM_HANDLER_CONTINUE;
+    return;
   mm_handlers_message_ensure_mime_version(ctx->message);
 
   GMimeObject *body = g_mime_message_get_mime_part(ctx->message);
@@ -151,12 +137,12 @@ decorate_with(MmHandlerContext *ctx, GHashTable *extra, GError **error)
     GMimePart *part = decoration_part(ctx, text);
     mm_handlers_message_set_body(ctx->message, GMIME_OBJECT(part));
     g_object_unref(part);
-    return MM_HANDLER_CONTINUE;
+    return;
   }
   g_autofree char *type = mm_handlers_object_type(body);
   if (g_str_equal(type, "text/plain") && GMIME_IS_PART(body) &&
       decorate_text(ctx, GMIME_PART(body), header, footer))
-    return MM_HANDLER_CONTINUE;
+    return;
   if (g_str_equal(type, "multipart/mixed") && GMIME_IS_MULTIPART(body)) {
     GMimeMultipart *mixed = GMIME_MULTIPART(body);
     if (*footer != '\0') {
@@ -170,7 +156,7 @@ decorate_with(MmHandlerContext *ctx, GHashTable *extra, GError **error)
       g_object_unref(part);
     }
     mm_handlers_multipart_changed(mixed);
-    return MM_HANDLER_CONTINUE;
+    return;
   }
 
   /* Wrap: the original body, with its own Content-* headers, becomes the
@@ -191,6 +177,24 @@ decorate_with(MmHandlerContext *ctx, GHashTable *extra, GError **error)
   mm_handlers_message_set_body(ctx->message, GMIME_OBJECT(wrapper));
   g_object_unref(wrapper);
   g_object_unref(body);
+  return;
+}
+
+static MmHandlerResult
+decorate_with(MmHandlerContext *ctx, GError **error)
+{
+  g_autoptr(GHashTable) vars = decoration_variables(ctx);
+  g_autofree char *header_template =
+      template_for(ctx, "list:member:regular:header", error);
+  if (header_template == NULL)
+    return MM_HANDLER_FAILED;
+  g_autofree char *footer_template =
+      template_for(ctx, "list:member:regular:footer", error);
+  if (footer_template == NULL)
+    return MM_HANDLER_FAILED;
+  g_autofree char *header = expand_decoration(header_template, vars);
+  g_autofree char *footer = expand_decoration(footer_template, vars);
+  apply_decorations(ctx, header, footer);
   return MM_HANDLER_CONTINUE;
 }
 
@@ -208,64 +212,120 @@ mm_handlers_decorate(MmHandlerContext *ctx, GError **error)
         g_str_equal(only, mm_handlers_mail_archive_recipient(ctx->config)))
       return MM_HANDLER_CONTINUE;
   }
-  return decorate_with(ctx, NULL, error);
+  return decorate_with(ctx, error);
+}
+
+struct MmHandlersDecorator {
+  const MmConfig *config; /* borrowed */
+  const MmList *list;     /* borrowed */
+  GBytes *raw;
+  char *header_template;
+  char *footer_template;
+  GHashTable *vars; /* the list's; each copy adds its recipient's */
+};
+
+MmHandlersDecorator *
+mm_handlers_decorator_new(const MmConfig *config, const MmList *list,
+                          GBytes *raw, json_t *meta, GError **error)
+{
+  /* The metadata is only read here (language, decoration-data), and it
+   * can be large (a recipients array of the whole list): a reference, not
+   * a copy. */
+  MmHandlerContext ctx = {
+      .config = config,
+      .list = list,
+      .message = mm_handlers_message_parse(raw, error),
+      .meta = json_incref(meta),
+      .pipeline = "personalized delivery",
+  };
+  if (ctx.message == NULL) {
+    mm_handler_context_clear(&ctx);
+    return NULL;
+  }
+  g_autoptr(MmHandlersDecorator) d = g_new0(MmHandlersDecorator, 1);
+  d->config = config;
+  d->list = list;
+  d->raw = g_bytes_ref(raw);
+  d->vars = decoration_variables(&ctx);
+  d->header_template = template_for(&ctx, "list:member:regular:header", error);
+  if (d->header_template != NULL)
+    d->footer_template =
+        template_for(&ctx, "list:member:regular:footer", error);
+  mm_handler_context_clear(&ctx);
+  if (d->footer_template == NULL)
+    return NULL;
+  return g_steal_pointer(&d);
+}
+
+void
+mm_handlers_decorator_free(MmHandlersDecorator *d)
+{
+  if (d == NULL)
+    return;
+  g_bytes_unref(d->raw);
+  g_free(d->header_template);
+  g_free(d->footer_template);
+  g_hash_table_unref(d->vars);
+  g_free(d);
+}
+
+static void
+set_var(GHashTable *vars, const char *key, const char *value)
+{
+  g_hash_table_insert(vars, g_strdup(key), g_strdup(value));
 }
 
 /* Mailman's personalization variables (handlers/decorate.py). */
-static GHashTable *
-recipient_variables(const MmConfig *config, const MmHandlersRecipient *r)
+static void
+set_recipient_variables(MmHandlersDecorator *d, const MmHandlersRecipient *r)
 {
-  GHashTable *vars =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   const char *name = r->display_name != NULL ? r->display_name : "";
   const char *email = r->email != NULL ? r->email : r->recipient;
-  g_hash_table_insert(vars, g_strdup("member"),
+  g_hash_table_insert(d->vars, g_strdup("member"),
                       mm_handlers_address_format(name, email));
-  g_hash_table_insert(vars, g_strdup("user_email"), g_strdup(r->recipient));
-  g_hash_table_insert(vars, g_strdup("user_address"), g_strdup(r->recipient));
-  g_hash_table_insert(vars, g_strdup("user_delivered_to"), g_strdup(email));
-  g_hash_table_insert(vars, g_strdup("user_name"), g_strdup(name));
-  g_hash_table_insert(vars, g_strdup("user_name_or_address"),
-                      g_strdup(*name != '\0' ? name : r->recipient));
+  set_var(d->vars, "user_email", r->recipient);
+  set_var(d->vars, "user_address", r->recipient);
+  set_var(d->vars, "user_delivered_to", email);
+  set_var(d->vars, "user_name", name);
+  set_var(d->vars, "user_name_or_address", *name != '\0' ? name : r->recipient);
   /* Mailman shows the language's description ("English (USA)"). */
   const char *description = NULL;
   if (r->language != NULL && *r->language != '\0') {
     g_autofree char *section = g_strconcat("language.", r->language, NULL);
-    description = mm_config_get(config, section, "description");
+    description = mm_config_get(d->config, section, "description");
   }
-  g_hash_table_insert(vars, g_strdup("user_language"),
-                      g_strdup(description != NULL   ? description
-                               : r->language != NULL ? r->language
-                                                     : ""));
-  return vars;
+  set_var(d->vars, "user_language",
+          description != NULL   ? description
+          : r->language != NULL ? r->language
+                                : "");
 }
 
 GBytes *
-mm_handlers_decorate_recipient(const MmConfig *config, const MmList *list,
-                               GBytes *raw, json_t *meta,
-                               const MmHandlersRecipient *recipient,
-                               GError **error)
+mm_handlers_decorator_apply(MmHandlersDecorator *d,
+                            const MmHandlersRecipient *recipient,
+                            GError **error)
 {
   g_return_val_if_fail(recipient != NULL && recipient->recipient != NULL,
                        NULL);
   if (g_str_equal(recipient->recipient,
-                  mm_handlers_mail_archive_recipient(config)))
-    return g_bytes_ref(raw);
-  GMimeMessage *message = mm_handlers_message_parse(raw, error);
-  if (message == NULL)
-    return NULL;
+                  mm_handlers_mail_archive_recipient(d->config)))
+    return g_bytes_ref(d->raw);
+  set_recipient_variables(d, recipient);
+  g_autofree char *header = expand_decoration(d->header_template, d->vars);
+  g_autofree char *footer = expand_decoration(d->footer_template, d->vars);
+  /* A fresh message per copy; its metadata only receives "nodecorate". */
   MmHandlerContext ctx = {
-      .config = config,
-      .list = list,
-      .message = message,
-      .meta = json_deep_copy(meta),
+      .config = d->config,
+      .list = d->list,
+      .message = mm_handlers_message_parse(d->raw, error),
+      .meta = json_object(),
       .pipeline = "personalized delivery",
   };
-  g_autoptr(GHashTable) extra = recipient_variables(config, recipient);
-  MmHandlerResult result = decorate_with(&ctx, extra, error);
-  GBytes *out = result == MM_HANDLER_CONTINUE
-                    ? mm_handlers_message_bytes(ctx.message)
-                    : NULL;
+  GBytes *out = NULL;
+  if (ctx.message != NULL) {
+    apply_decorations(&ctx, header, footer);
+    out = mm_handlers_message_bytes(ctx.message);
+  }
   mm_handler_context_clear(&ctx);
   return out;
 }

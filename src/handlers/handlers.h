@@ -19,8 +19,8 @@
  * to-outgoing, not at delivery as in Mailman 3.3: a decorated message
  * carries metadata "nodecorate" so that delivery does not decorate it
  * again.  Lists with personalize other than none are left undecorated for
- * delivery, which knows each recipient and calls
- * mm_handlers_decorate_recipient() per copy ($user_* substitutions).
+ * delivery, which knows each recipient and applies an MmHandlersDecorator
+ * per copy ($user_* substitutions).
  *
  * Delivery is at least once, as everywhere in the queue design: a crash
  * after some of a pipeline's enqueues and before the runner finishes the
@@ -95,18 +95,27 @@ typedef struct {
   const char *language;     /* the member's preferred language code */
 } MmHandlersRecipient;
 
-/* The list's header and footer for one recipient of a personalized list
+/* The list's header and footer per recipient of a personalized list
  * (Mailman's DecoratingDelivery): the decorate handler's work with the
- * recipient's $user_* variables.  The caller skips digests and messages
- * with metadata nodecorate; mail to the mail-archive.com address comes
- * back as it is.  Uses no database, so delivery threads may call it (one
- * at a time: GMime is not shared between threads here).  Returns the
- * decorated message (transfer full) or NULL with @error. */
-GBytes *mm_handlers_decorate_recipient(const MmConfig *config,
-                                       const MmList *list, GBytes *raw,
-                                       json_t *meta,
-                                       const MmHandlersRecipient *recipient,
-                                       GError **error);
+ * recipient's $member and $user_* variables added.  Made once per message
+ * (it parses the message and loads the templates), then applied to every
+ * copy; the caller skips digests and messages with metadata nodecorate.
+ * Uses no database, so delivery threads may apply it, but one call at a
+ * time (each call sets the recipient's variables in the decorator).
+ * new: NULL with @error (unparsable message, unknown template). */
+typedef struct MmHandlersDecorator MmHandlersDecorator;
+
+MmHandlersDecorator *mm_handlers_decorator_new(const MmConfig *config,
+                                               const MmList *list,
+                                               GBytes *raw, json_t *meta,
+                                               GError **error);
+/* The copy for @recipient (transfer full); mail to the mail-archive.com
+ * address comes back as it is.  NULL with @error. */
+GBytes *mm_handlers_decorator_apply(MmHandlersDecorator *decorator,
+                                    const MmHandlersRecipient *recipient,
+                                    GError **error);
+void mm_handlers_decorator_free(MmHandlersDecorator *decorator);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MmHandlersDecorator, mm_handlers_decorator_free)
 
 /* ---- Automatic responses (handlers-replybot.c) ----------------------- */
 

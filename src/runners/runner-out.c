@@ -29,12 +29,18 @@ stop_requested(gpointer data)
   return mm_runner_stop_requested();
 }
 
-/* The delivery engine's per-copy decorator for personalized lists: the
- * handlers module's decorate with the recipient's variables. */
+/* The delivery engine's decorator for personalized lists: the handlers
+ * module's, made once per entry and applied to every copy. */
+static gpointer
+decorator_prepare(gpointer data, const MmList *list, GBytes *message,
+                  json_t *meta, GError **error)
+{
+  return mm_handlers_decorator_new(data, list, message, meta, error);
+}
+
 static GBytes *
-decorate_copy(gpointer data, const MmList *list, GBytes *message,
-              json_t *meta, const MmDeliveryRecipient *recipient,
-              GError **error)
+decorator_decorate(gpointer prepared, const MmDeliveryRecipient *recipient,
+                   GError **error)
 {
   const MmHandlersRecipient who = {
       .recipient = recipient->recipient,
@@ -42,8 +48,13 @@ decorate_copy(gpointer data, const MmList *list, GBytes *message,
       .display_name = recipient->display_name,
       .language = recipient->language,
   };
-  return mm_handlers_decorate_recipient(data, list, message, meta, &who,
-                                        error);
+  return mm_handlers_decorator_apply(prepared, &who, error);
+}
+
+static void
+decorator_release(gpointer prepared)
+{
+  mm_handlers_decorator_free(prepared);
 }
 
 MmRunnerResult
@@ -56,8 +67,13 @@ mm_runner_handle_out(MmRunnerContext *ctx, MmQueueEntry *entry,
     delivery = mm_delivery_new(ctx->config, error);
     if (delivery == NULL)
       return MM_RUNNER_SHUNT;
-    mm_delivery_set_decorator(delivery, decorate_copy,
-                              (gpointer)ctx->config);
+    const MmDeliveryDecorator decorator = {
+        .prepare = decorator_prepare,
+        .decorate = decorator_decorate,
+        .release = decorator_release,
+        .data = (gpointer)ctx->config,
+    };
+    mm_delivery_set_decorator(delivery, &decorator);
     mm_delivery_set_stop_check(delivery, stop_requested, NULL);
   }
   /* Only entries of a list need the database. */
