@@ -379,25 +379,24 @@ member_facts(MmStore *store, const MmList *list)
 }
 
 /* folded address -> "Display Name <address>", RFC 2047-encoded, for the
- * list members that have a display name. */
+ * list members that have a display name (from member_facts()). */
 static GHashTable *
-to_values(MmStore *store, const MmList *list)
+to_values(GHashTable *members)
 {
   GHashTable *to =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(GError) error = NULL;
-  MmRosterQuery query = {.role = MM_ROLE_MEMBER};
-  g_autoptr(GPtrArray) roster =
-      store ? mm_store_roster(store, list->list_id, &query, &error) : NULL;
-  for (guint i = 0; roster != NULL && i < roster->len; i++) {
-    const MmMember *m = roster->pdata[i];
-    if (m->display_name == NULL || *m->display_name == '\0')
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init(&iter, members);
+  while (g_hash_table_iter_next(&iter, &key, &value)) {
+    const MemberFacts *facts = value;
+    if (*facts->display_name == '\0')
       continue;
-    InternetAddress *ia = internet_address_mailbox_new(m->display_name,
-                                                       m->email);
-    char *value = internet_address_to_string(ia, NULL, TRUE);
+    InternetAddress *ia =
+        internet_address_mailbox_new(facts->display_name, facts->email);
+    char *text = internet_address_to_string(ia, NULL, TRUE);
     g_object_unref(ia);
-    g_hash_table_insert(to, g_ascii_strdown(m->email, -1), value);
+    g_hash_table_insert(to, g_strdup(key), text);
   }
   return to;
 }
@@ -766,15 +765,19 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
                                           g_bytes_get_size(raw_body) == 0);
   g_autoptr(GHashTable) dup = individual ? address_set(meta, "add-dup-header")
                                          : NULL;
-  g_autoptr(GHashTable) to =
-      personalize_to && list != NULL ? to_values(store, list) : NULL;
-  HeadData head_data = {rcpts, raw_head, head, dup, to};
   /* Mailman's DecoratingDelivery: personalized lists get a header and
    * footer per copy, except digests and what was decorated already. */
   gboolean decorate = personalized && individual && list != NULL &&
                       d->decorator.prepare != NULL &&
                       !json_is_true(json_object_get(meta, "nodecorate")) &&
                       !json_is_true(json_object_get(meta, "isdigest"));
+  /* One roster query serves both the To: values and the decorations. */
+  g_autoptr(GHashTable) members =
+      (personalize_to || decorate) && list != NULL ? member_facts(store, list)
+                                                   : NULL;
+  g_autoptr(GHashTable) to =
+      personalize_to && members != NULL ? to_values(members) : NULL;
+  HeadData head_data = {rcpts, raw_head, head, dup, to};
   g_autofree char *head_log_id = mm_log_escape(msgid, -1);
   gpointer prepared = NULL;
   if (decorate) {
@@ -788,8 +791,6 @@ run_smtp(MmDelivery *d, MmStore *store, const MmList *list,
       decorate = FALSE;
     }
   }
-  g_autoptr(GHashTable) members =
-      decorate ? member_facts(store, list) : NULL;
   GMutex decorate_lock;
   g_mutex_init(&decorate_lock);
   if (decorate) {
