@@ -5,9 +5,13 @@ so that meson counts every test case.  Site makes a throw-away Mailman site
 (its own var directory, configuration and free ports) and runs the real
 `mailman` binary against it.  Every wait is bounded (wait_for).
 """
+import json
 import os
+import re
 import shutil
+import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -113,6 +117,36 @@ sleep_time: 0.1s
         if not os.path.isdir(d):
             return []
         return sorted(f for f in os.listdir(d) if f.endswith(suffix))
+
+    def qfile(self, queue, name):
+        """(metadata dict, message text) of one queue entry, as `mailman
+        qfile` prints it."""
+        out = self.run("qfile", self.path("queue", queue, name)).stdout
+        m = re.match(r"\[----- metadata -----\]\n(.*?)\n\[----- message "
+                     r"\(\d+ bytes\) -----\]\n(.*)\[----- end -----\]\n?$",
+                     out, re.S)
+        assert m, out[:500]
+        return json.loads(m.group(1)), m.group(2)
+
+    def set_list_column(self, list_id, column, value):
+        """Writes a list setting no command changes straight into the
+        database (tests only)."""
+        conn = sqlite3.connect(self.path("data", "mailman.db"), timeout=10)
+        with conn:
+            conn.execute(f"UPDATE mailinglist SET {column} = ? "
+                         "WHERE list_id = ?", (value, list_id))
+        conn.close()
+
+    def lmtp_send(self, sender, rcpt, text):
+        """Delivers @text over LMTP (bounded retries while the lmtp runner
+        starts); returns what smtplib reports as refused."""
+        def connect():
+            try:
+                return smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=20)
+            except OSError:
+                return None  # the lmtp runner is still starting
+        with wait_for(connect, what="the LMTP server") as lmtp:
+            return lmtp.sendmail(sender, [rcpt], text.encode())
 
     def log(self, name="mailman.log"):
         try:

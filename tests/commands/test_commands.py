@@ -13,10 +13,8 @@ an expired token; a confirmation replayed; forged auto-replies; a
 10,000-line body and garbage.
 """
 import glob
-import json
 import os
 import re
-import smtplib
 import sqlite3
 import sys
 import unittest
@@ -36,16 +34,6 @@ start: no
 """
 
 
-def qfile(site, path):
-    """(metadata, message text) of a queue file, through `mailman qfile`."""
-    out = site.run("qfile", path).stdout
-    m = re.match(r"\[----- metadata -----\]\n(.*?)\n\[----- message "
-                 r"\(\d+ bytes\) -----\]\n(.*)\[----- end -----\]\n?$",
-                 out, re.S)
-    assert m, out[:500]
-    return json.loads(m.group(1)), m.group(2)
-
-
 def header(text, name):
     m = re.search(rf"^{name}: (.*)$", text, re.M | re.I)
     return m.group(1) if m else None
@@ -60,10 +48,9 @@ class Outbox:
     def take(self):
         found = []
         for name in self.site.queue_files("out"):
-            path = self.site.path("queue", "out", name)
             try:
-                found.append(qfile(self.site, path))
-                os.unlink(path)
+                found.append(self.site.qfile("out", name))
+                os.unlink(self.site.path("queue", "out", name))
             except (AssertionError, FileNotFoundError):
                 pass
         return found
@@ -90,24 +77,14 @@ class Commands(unittest.TestCase):
         return conn
 
     def set_setting(self, column, value):
-        with self.db() as conn:
-            conn.execute(f"UPDATE mailinglist SET {column} = ? "
-                         "WHERE list_id = 'test.example.com'", (value,))
+        self.site.set_list_column("test.example.com", column, value)
 
     def inject(self, text, subaddress):
         self.site.run("inject", "-q", "command", "-m",
                       f"subaddress={subaddress}", LIST, stdin=text)
 
     def lmtp(self, sender, rcpt, text):
-        def connect():
-            try:
-                return smtplib.LMTP("127.0.0.1", self.site.lmtp_port,
-                                    timeout=20)
-            except OSError:
-                return None  # the lmtp runner is still starting
-        with wait_for(connect, what="the LMTP server") as lmtp:
-            refused = lmtp.sendmail(sender, [rcpt], text.encode())
-        self.assertEqual(refused, {})
+        self.assertEqual(self.site.lmtp_send(sender, rcpt, text), {})
 
     def quiet(self):
         """Waits until command, virgin and pipeline hold nothing."""

@@ -19,12 +19,8 @@ command changes are written to the database directly.
   its commands are not run; respond_and_continue runs them too.
 Every wait is bounded (mmtest.wait_for); nothing is timed.
 """
-import glob
-import json
 import os
 import re
-import smtplib
-import sqlite3
 import sys
 import unittest
 
@@ -47,15 +43,6 @@ start: no
 NONE, RESPOND_AND_DISCARD, RESPOND_AND_CONTINUE = 0, 1, 2
 TEXT = ("Thank you for writing to $display_name.  Its owners read "
         "$owneremail and commands go to $requestemail.")
-
-
-def qfile(site, path):
-    out = site.run("qfile", path).stdout
-    m = re.match(r"\[----- metadata -----\]\n(.*?)\n\[----- message "
-                 r"\(\d+ bytes\) -----\]\n(.*)\[----- end -----\]\n?$",
-                 out, re.S)
-    assert m, out[:500]
-    return json.loads(m.group(1)), m.group(2)
 
 
 def header(text, name):
@@ -90,24 +77,10 @@ class Replybot(unittest.TestCase):
         self.site.cleanup()
 
     def set_setting(self, column, value):
-        paths = glob.glob(self.site.path("data", "*.db"))
-        self.assertEqual(len(paths), 1, paths)
-        conn = sqlite3.connect(paths[0], timeout=10)
-        with conn:
-            conn.execute(f"UPDATE mailinglist SET {column} = ? "
-                         "WHERE list_id = 'test.example.com'", (value,))
-        conn.close()
+        self.site.set_list_column("test.example.com", column, value)
 
     def lmtp(self, sender, rcpt, text):
-        def connect():
-            try:
-                return smtplib.LMTP("127.0.0.1", self.site.lmtp_port,
-                                    timeout=20)
-            except OSError:
-                return None  # the lmtp runner is still starting
-        with wait_for(connect, what="the LMTP server") as lmtp:
-            refused = lmtp.sendmail(sender, [rcpt], text.encode())
-        self.assertEqual(refused, {})
+        self.assertEqual(self.site.lmtp_send(sender, rcpt, text), {})
 
     def quiet(self):
         wait_for(lambda: not any(self.site.queue_files(q, suffix)
@@ -119,10 +92,9 @@ class Replybot(unittest.TestCase):
     def out(self):
         """Every entry in out, read once (and removed) over the test."""
         for name in self.site.queue_files("out"):
-            path = self.site.path("queue", "out", name)
             try:
-                self.seen.append(qfile(self.site, path))
-                os.unlink(path)
+                self.seen.append(self.site.qfile("out", name))
+                os.unlink(self.site.path("queue", "out", name))
             except (AssertionError, FileNotFoundError):
                 pass
         return self.seen
