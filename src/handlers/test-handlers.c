@@ -703,6 +703,68 @@ test_mime_dispose(void)
   fixture_clear(&f);
 }
 
+/* ---- per-recipient decoration -------------------------------------------- */
+
+/* One decorator per message, applied to several copies: each gets its own
+ * recipient's variables, the body once, and the mail-archive.com address
+ * gets the message untouched. */
+static void
+test_decorator(void)
+{
+  Fixture f;
+  fixture_init(&f, NULL);
+  g_autofree char *dir =
+      g_build_filename(mm_config_path(f.config, "template_dir"), "lists",
+                       "test.example.com", "en", NULL);
+  g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+  g_autofree char *footer =
+      g_build_filename(dir, "list:member:regular:footer.txt", NULL);
+  g_assert_true(g_file_set_contents(
+      footer, "-- \nfor $user_name_or_address ($user_language) "
+              "<$user_delivered_to> as $user_address\n",
+      -1, NULL));
+  g_autofree char *path =
+      g_build_filename(MM_TEST_DATA_DIR, "plain.in.eml", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) raw = mm_file_read_bounded(path, 1 << 20, &error);
+  g_assert_no_error(error);
+  json_auto_t *meta = json_pack("{s:s, s:[s, s]}", "lang", "en", "recipients",
+                                "anne@example.com", "bob@example.org");
+
+  g_autoptr(MmHandlersDecorator) d =
+      mm_handlers_decorator_new(f.config, f.list, raw, meta, &error);
+  g_assert_no_error(error);
+  const MmHandlersRecipient anne = {"anne@example.com", "Anne@Example.com",
+                                    "Anne Person", "en"};
+  const MmHandlersRecipient bob = {"bob@example.org", NULL, "", NULL};
+  g_autoptr(GBytes) for_anne = mm_handlers_decorator_apply(d, &anne, &error);
+  g_assert_no_error(error);
+  g_autoptr(GBytes) for_bob = mm_handlers_decorator_apply(d, &bob, &error);
+  g_assert_no_error(error);
+  g_autofree char *a = g_strndup(g_bytes_get_data(for_anne, NULL),
+                                 g_bytes_get_size(for_anne));
+  g_autofree char *b = g_strndup(g_bytes_get_data(for_bob, NULL),
+                                 g_bytes_get_size(for_bob));
+  g_assert_nonnull(strstr(a, "for Anne Person (English (USA)) "
+                             "<Anne@Example.com> as anne@example.com"));
+  g_assert_nonnull(strstr(b, "for bob@example.org () <bob@example.org> as "
+                             "bob@example.org"));
+  g_assert_null(strstr(b, "Anne Person ("));
+  for (const char *text = a; text != NULL; text = text == a ? b : NULL) {
+    const char *body = strstr(text, "This is a plain message.");
+    g_assert_nonnull(body);
+    g_assert_null(strstr(body + 1, "This is a plain message."));
+  }
+  /* The caller's metadata is only read. */
+  g_assert_null(json_object_get(meta, "nodecorate"));
+
+  const MmHandlersRecipient archive = {
+      mm_handlers_mail_archive_recipient(f.config), NULL, "", NULL};
+  g_autoptr(GBytes) same = mm_handlers_decorator_apply(d, &archive, &error);
+  g_assert_true(g_bytes_equal(same, raw));
+  fixture_clear(&f);
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static void
@@ -765,6 +827,7 @@ main(int argc, char **argv)
   g_test_add_func("/handlers/to-outgoing", test_to_outgoing);
   g_test_add_func("/handlers/to-usenet", test_to_usenet);
   g_test_add_func("/handlers/acknowledge", test_acknowledge);
+  g_test_add_func("/handlers/decorator", test_decorator);
   g_test_add_func("/handlers/mime-delete/dispose", test_mime_dispose);
   g_test_add_func("/handlers/util/wrap", test_wrap);
   g_test_add_func("/handlers/util/sender", test_sender);
