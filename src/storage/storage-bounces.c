@@ -184,19 +184,12 @@ mm_store_bounce_event_claim(MmStore *store, gint64 id, gboolean *claimed_out,
     *claimed_out = FALSE;
   if (!mm_store_write_begin(store, error))
     return FALSE;
-  gboolean ok = FALSE;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "UPDATE bounceevent SET processed = 1 WHERE id = ?1 AND processed = 0",
-        error);
-    if (stmt != NULL) {
-      sqlite3_bind_int64(stmt, 1, id);
-      ok = mm_store_sql_run(store, stmt, "Cannot mark a bounce event", error);
-      if (ok && claimed_out != NULL)
-        *claimed_out = sqlite3_changes(store->db) > 0;
-    }
-  }
+  gboolean ok = mm_store_sql_run_bound(
+      store, "Cannot mark a bounce event", error,
+      "UPDATE bounceevent SET processed = 1 WHERE id = ?1 AND processed = 0",
+      "I", id);
+  if (ok && claimed_out != NULL)
+    *claimed_out = sqlite3_changes(store->db) > 0;
   return mm_store_write_end(store, ok, error);
 }
 

@@ -15,6 +15,8 @@
 #include "storage.h"
 #include "storage-private.h"
 
+#include <stdarg.h>
+
 #include "base-error.h"
 
 #include <string.h>
@@ -124,6 +126,60 @@ mm_store_sql_run(MmStore *store, sqlite3_stmt *stmt, const char *context,
   if (rc != SQLITE_DONE)
     return mm_store_sql_error(store, rc, context, error);
   return TRUE;
+}
+
+static gboolean
+run_bound_va(MmStore *store, const char *context, GError **error,
+             const char *sql, const char *types, va_list args)
+{
+  g_auto(MmStmt) stmt = mm_store_sql_prepare(store, sql, error);
+  if (stmt == NULL)
+    return FALSE;
+  for (int i = 0; types[i] != '\0'; i++) {
+    switch (types[i]) {
+    case 't': {
+      const char *text = va_arg(args, const char *);
+      if (text != NULL)
+        sqlite3_bind_text(stmt, i + 1, text, -1, SQLITE_TRANSIENT);
+      else
+        sqlite3_bind_null(stmt, i + 1);
+      break;
+    }
+    case 'i':
+      sqlite3_bind_int(stmt, i + 1, va_arg(args, int));
+      break;
+    case 'I':
+      sqlite3_bind_int64(stmt, i + 1, va_arg(args, gint64));
+      break;
+    default:
+      g_assert_not_reached();
+    }
+  }
+  return mm_store_sql_run(store, stmt, context, error);
+}
+
+gboolean
+mm_store_sql_run_bound(MmStore *store, const char *context, GError **error,
+                       const char *sql, const char *types, ...)
+{
+  va_list args;
+  va_start(args, types);
+  gboolean ok = run_bound_va(store, context, error, sql, types, args);
+  va_end(args);
+  return ok;
+}
+
+gboolean
+mm_store_sql_write(MmStore *store, const char *context, GError **error,
+                   const char *sql, const char *types, ...)
+{
+  if (!mm_store_write_begin(store, error))
+    return FALSE;
+  va_list args;
+  va_start(args, types);
+  gboolean ok = run_bound_va(store, context, error, sql, types, args);
+  va_end(args);
+  return mm_store_write_end(store, ok, error);
 }
 
 gboolean

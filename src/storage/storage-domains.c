@@ -154,19 +154,12 @@ mm_store_domain_remove(MmStore *store, const char *mail_host, GError **error)
     return FALSE;
   if (!mm_store_write_begin(store, error))
     return FALSE;
-  gboolean ok = FALSE;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "DELETE FROM domain WHERE mail_host = ?1", error);
-    if (stmt != NULL) {
-      sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC);
-      g_autofree char *context =
-          g_strdup_printf("Cannot remove domain %s", host);
-      ok = mm_store_sql_run(store, stmt, context, error);
-      if (ok && sqlite3_changes(store->db) == 0)
-        ok = domain_not_found(host, error);
-    }
-  }
+  g_autofree char *context = g_strdup_printf("Cannot remove domain %s", host);
+  gboolean ok = mm_store_sql_run_bound(
+      store, context, error, "DELETE FROM domain WHERE mail_host = ?1", "t",
+      host);
+  if (ok && sqlite3_changes(store->db) == 0)
+    ok = domain_not_found(host, error);
   return mm_store_write_end(store, ok, error);
 }
 
@@ -186,21 +179,12 @@ mm_store_domain_set_alias(MmStore *store, const char *mail_host,
   }
   if (!mm_store_write_begin(store, error))
     return FALSE;
-  gboolean ok = FALSE;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "UPDATE domain SET alias_domain = ?1 WHERE mail_host = ?2",
-        error);
-    if (stmt != NULL) {
-      if (alias != NULL)
-        sqlite3_bind_text(stmt, 1, alias, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
-      g_autofree char *context =
-          g_strdup_printf("Cannot change domain %s", host);
-      ok = mm_store_sql_run(store, stmt, context, error);
-      if (ok && sqlite3_changes(store->db) == 0)
-        ok = domain_not_found(host, error);
-    }
-  }
+  g_autofree char *context = g_strdup_printf("Cannot change domain %s", host);
+  gboolean ok = mm_store_sql_run_bound(
+      store, context, error,
+      "UPDATE domain SET alias_domain = ?1 WHERE mail_host = ?2", "tt", alias,
+      host);
+  if (ok && sqlite3_changes(store->db) == 0)
+    ok = domain_not_found(host, error);
   return mm_store_write_end(store, ok, error);
 }

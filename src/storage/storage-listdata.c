@@ -436,22 +436,10 @@ mm_store_ban_add(MmStore *store, const char *list_id, const char *email,
   if (!ban_list(store, list_id, &folded, error))
     return FALSE;
 
-  if (!mm_store_write_begin(store, error))
-    return FALSE;
-  gboolean ok;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "INSERT OR IGNORE INTO ban (email, list_id) VALUES (?1, ?2)",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_text(stmt, 1, entry, -1, SQLITE_STATIC);
-      if (folded != NULL)
-        sqlite3_bind_text(stmt, 2, folded, -1, SQLITE_STATIC);
-      ok = mm_store_sql_run(store, stmt, "Cannot add the ban", error);
-    }
-  }
-  return mm_store_write_end(store, ok, error);
+  return mm_store_sql_write(
+      store, "Cannot add the ban", error,
+      "INSERT OR IGNORE INTO ban (email, list_id) VALUES (?1, ?2)", "tt", entry,
+      folded);
 }
 
 gboolean
@@ -466,23 +454,10 @@ mm_store_ban_remove(MmStore *store, const char *list_id, const char *email,
   if (!ban_list(store, list_id, &folded, error))
     return FALSE;
 
-  if (!mm_store_write_begin(store, error))
-    return FALSE;
-  gboolean ok;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "DELETE FROM ban WHERE email = ?1 AND COALESCE(list_id, '') = ?2",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_text(stmt, 1, entry, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 2, folded != NULL ? folded : "", -1,
-                        SQLITE_STATIC);
-      ok = mm_store_sql_run(store, stmt, "Cannot lift the ban", error);
-    }
-  }
-  return mm_store_write_end(store, ok, error);
+  return mm_store_sql_write(
+      store, "Cannot lift the ban", error,
+      "DELETE FROM ban WHERE email = ?1 AND COALESCE(list_id, '') = ?2", "tt",
+      entry, folded != NULL ? folded : "");
 }
 
 GPtrArray *
@@ -621,20 +596,12 @@ mm_store_list_set_moderator_password(MmStore *store, const char *list_id,
   if (!mm_store_write_begin(store, error))
     return FALSE;
   gint64 row_id;
-  gboolean ok = mm_store_list_row_id(store, list_id, &row_id, NULL, error);
-  if (ok) {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "UPDATE mailinglist SET moderator_password = ?1 WHERE id = ?2",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      if (hash != NULL)
-        sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(stmt, 2, row_id);
-      ok = mm_store_sql_run(store, stmt, "Cannot set the moderator password",
-                            error);
-    }
-  }
+  gboolean ok =
+      mm_store_list_row_id(store, list_id, &row_id, NULL, error) &&
+      mm_store_sql_run_bound(
+          store, "Cannot set the moderator password", error,
+          "UPDATE mailinglist SET moderator_password = ?1 WHERE id = ?2", "tI",
+          hash, row_id);
   return mm_store_write_end(store, ok, error);
 }
 

@@ -69,20 +69,9 @@ message_row(MmStore *store, const char *message_id, char **path_out,
 static gboolean
 message_row_delete(MmStore *store, const char *message_id, GError **error)
 {
-  if (!mm_store_write_begin(store, error))
-    return FALSE;
-  gboolean ok;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "DELETE FROM message WHERE message_id = ?1", error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
-      ok = mm_store_sql_run(store, stmt, "Cannot change the message store",
-                            error);
-    }
-  }
-  return mm_store_write_end(store, ok, error);
+  return mm_store_sql_write(store, "Cannot change the message store", error,
+                            "DELETE FROM message WHERE message_id = ?1", "t",
+                            message_id);
 }
 
 static gboolean

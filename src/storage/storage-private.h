@@ -63,6 +63,22 @@ sqlite3_stmt *mm_store_sql_prepare_once(MmStore *store, const char *sql,
 gboolean mm_store_sql_run(MmStore *store, sqlite3_stmt *stmt,
                           const char *context, GError **error);
 
+/* Binds the arguments after @types to cached statement @sql, one per
+ * character: 't' a const char * (NULL binds SQL NULL), 'i' an int, 'I' a
+ * gint64; then steps it to completion, as mm_store_sql_run() (@context
+ * names the action in an error).  For the statements whose whole story is
+ * "bind these and run"; anything that reads rows or inspects
+ * sqlite3_changes() keeps its own prepare. */
+gboolean mm_store_sql_run_bound(MmStore *store, const char *context,
+                                GError **error, const char *sql,
+                                const char *types, ...);
+
+/* The same inside its own write (mm_store_write_begin/end): one statement
+ * that is a whole transaction. */
+gboolean mm_store_sql_write(MmStore *store, const char *context,
+                            GError **error, const char *sql,
+                            const char *types, ...);
+
 /* Runs a parameterless static statement from the cache. */
 gboolean mm_store_sql_exec(MmStore *store, const char *sql,
                            const char *context, GError **error);

@@ -245,18 +245,10 @@ mm_store_pending_evict(MmStore *store, gint64 now_sec, GError **error)
   g_return_val_if_fail(store != NULL, -1);
   if (!mm_store_write_begin(store, error))
     return -1;
-  gint64 count = 0;
-  gboolean ok;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "DELETE FROM pended WHERE expiration_date < ?1", error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_int64(stmt, 1, now_sec);
-      ok = mm_store_sql_run(store, stmt, "Cannot evict pendings", error);
-      count = sqlite3_changes(store->db);
-    }
-  }
+  gboolean ok = mm_store_sql_run_bound(
+      store, "Cannot evict pendings", error,
+      "DELETE FROM pended WHERE expiration_date < ?1", "I", now_sec);
+  gint64 count = ok ? sqlite3_changes(store->db) : 0;
   if (!mm_store_write_end(store, ok, error))
     return -1;
   return count;
@@ -458,22 +450,15 @@ mm_store_request_delete(MmStore *store, gint64 id, GError **error)
   g_return_val_if_fail(store != NULL, FALSE);
   if (!mm_store_write_begin(store, error))
     return FALSE;
-  gboolean ok;
-  {
-    /* The data pending goes with it (trigger _request_delete_data). */
-    g_auto(MmStmt) stmt =
-        mm_store_sql_prepare(store, "DELETE FROM _request WHERE id = ?1",
-                             error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_int64(stmt, 1, id);
-      ok = mm_store_sql_run(store, stmt, "Cannot delete the request", error);
-      if (ok && sqlite3_changes(store->db) == 0) {
-        g_set_error(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND,
-                    "No request %" G_GINT64_FORMAT, id);
-        ok = FALSE;
-      }
-    }
+  /* The data pending goes with it (trigger _request_delete_data). */
+  gboolean ok = mm_store_sql_run_bound(store, "Cannot delete the request",
+                                       error,
+                                       "DELETE FROM _request WHERE id = ?1",
+                                       "I", id);
+  if (ok && sqlite3_changes(store->db) == 0) {
+    g_set_error(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND,
+                "No request %" G_GINT64_FORMAT, id);
+    ok = FALSE;
   }
   return mm_store_write_end(store, ok, error);
 }
@@ -484,24 +469,14 @@ mm_store_request_evict_orphans(MmStore *store, GError **error)
   g_return_val_if_fail(store != NULL, -1);
   if (!mm_store_write_begin(store, error))
     return -1;
-  gint64 count = 0;
-  gboolean ok;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "DELETE FROM _request WHERE data_hash IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM pended p WHERE p.token = data_hash"
-        "  AND p.expiration_date >= ?1)",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_int64(stmt, 1, mm_store_now());
-      ok = mm_store_sql_run(store, stmt, "Cannot delete expired requests",
-                            error);
-      /* The trigger's deletions are not counted by sqlite3_changes(). */
-      count = sqlite3_changes(store->db);
-    }
-  }
+  gboolean ok = mm_store_sql_run_bound(
+      store, "Cannot delete expired requests", error,
+      "DELETE FROM _request WHERE data_hash IS NOT NULL"
+      " AND NOT EXISTS (SELECT 1 FROM pended p WHERE p.token = data_hash"
+      "  AND p.expiration_date >= ?1)",
+      "I", mm_store_now());
+  /* The trigger's deletions are not counted by sqlite3_changes(). */
+  gint64 count = ok ? sqlite3_changes(store->db) : 0;
   if (!mm_store_write_end(store, ok, error))
     return -1;
   return count;

@@ -165,20 +165,9 @@ gboolean
 mm_store_workflow_delete(MmStore *store, const char *token, GError **error)
 {
   g_return_val_if_fail(store != NULL, FALSE);
-  if (!mm_store_write_begin(store, error))
-    return FALSE;
-  gboolean ok;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store, "DELETE FROM workflowstate WHERE token = ?1", error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_text(stmt, 1, token != NULL ? token : "", -1,
-                        SQLITE_STATIC);
-      ok = mm_store_sql_run(store, stmt, "Cannot delete the workflow", error);
-    }
-  }
-  return mm_store_write_end(store, ok, error);
+  return mm_store_sql_write(store, "Cannot delete the workflow", error,
+                            "DELETE FROM workflowstate WHERE token = ?1", "t",
+                            token != NULL ? token : "");
 }
 
 GPtrArray *
