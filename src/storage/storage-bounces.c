@@ -110,27 +110,17 @@ mm_store_bounce_event_add(MmStore *store, const char *list_id,
   }
   if (!mm_store_write_begin(store, error))
     return 0;
+  g_autofree char *what =
+      g_strdup_printf("Cannot record a bounce of %s on %s", email, id);
   gint64 row = 0;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "INSERT INTO bounceevent"
-        " (list_id, email, timestamp, message_id, context, processed)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-        error);
-    if (stmt != NULL) {
-      sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 2, email, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(stmt, 3, timestamp_usec);
-      if (message_id != NULL)
-        sqlite3_bind_text(stmt, 4, message_id, -1, SQLITE_STATIC);
-      sqlite3_bind_int(stmt, 5, context);
-      g_autofree char *what =
-          g_strdup_printf("Cannot record a bounce of %s on %s", email, id);
-      if (mm_store_sql_run(store, stmt, what, error))
-        row = sqlite3_last_insert_rowid(store->db);
-    }
-  }
+  if (mm_store_sql_run_bound(
+          store, what, error,
+          "INSERT INTO bounceevent"
+          " (list_id, email, timestamp, message_id, context, processed)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+          "ttIti", id, email, (gint64)timestamp_usec, message_id,
+          (int)context))
+    row = sqlite3_last_insert_rowid(store->db);
   if (!mm_store_write_end(store, row > 0, error))
     return 0;
   return row;

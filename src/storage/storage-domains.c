@@ -63,26 +63,12 @@ mm_store_domain_add(MmStore *store, const char *mail_host,
       return FALSE;
   }
 
-  if (!mm_store_write_begin(store, error))
-    return FALSE;
-  gboolean ok = FALSE;
-  {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "INSERT INTO domain (mail_host, description, alias_domain)"
-        " VALUES (?1, ?2, ?3)",
-        error);
-    if (stmt != NULL) {
-      sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 2, description, -1, SQLITE_STATIC);
-      if (alias != NULL)
-        sqlite3_bind_text(stmt, 3, alias, -1, SQLITE_STATIC);
-      g_autofree char *context =
-          g_strdup_printf("Cannot add domain %s", host);
-      ok = mm_store_sql_run(store, stmt, context, error);
-    }
-  }
-  return mm_store_write_end(store, ok, error);
+  g_autofree char *context = g_strdup_printf("Cannot add domain %s", host);
+  return mm_store_sql_write(
+      store, context, error,
+      "INSERT INTO domain (mail_host, description, alias_domain)"
+      " VALUES (?1, ?2, ?3)",
+      "ttt", host, description, alias);
 }
 
 static MmDomain *

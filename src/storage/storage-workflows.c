@@ -87,30 +87,17 @@ mm_store_workflow_save(MmStore *store, const MmWorkflowState *state,
     return FALSE;
   if (!mm_store_write_begin(store, error))
     return FALSE;
-  gboolean ok = mm_store_list_check(store, list_id, error);
-  if (ok) {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "INSERT OR REPLACE INTO workflowstate (token, step, data, list_id,"
-        " workflow, email, token_owner, created_at, expires_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_text(stmt, 1, state->token, -1, SQLITE_STATIC);
-      if (state->step != NULL)
-        sqlite3_bind_text(stmt, 2, state->step, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 3, state->data, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 4, list_id, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 5, state->workflow, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 6, email, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 7, state->token_owner, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(stmt, 8, state->created_at);
-      sqlite3_bind_int64(stmt, 9, state->expires_at);
-      /* A token with no pending breaks the foreign key: NOT_FOUND. */
-      ok = mm_store_sql_run(store, stmt, "Cannot save the workflow", error);
-    }
-  }
+  /* A token with no pending breaks the foreign key: NOT_FOUND. */
+  gboolean ok =
+      mm_store_list_check(store, list_id, error) &&
+      mm_store_sql_run_bound(
+          store, "Cannot save the workflow", error,
+          "INSERT OR REPLACE INTO workflowstate (token, step, data, list_id,"
+          " workflow, email, token_owner, created_at, expires_at)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+          "tttttttII", state->token, state->step, state->data, list_id,
+          state->workflow, email, state->token_owner,
+          (gint64)state->created_at, (gint64)state->expires_at);
   return mm_store_write_end(store, ok, error);
 }
 
