@@ -317,27 +317,14 @@ mm_store_header_match_add(MmStore *store, const char *list_id,
   if (!mm_store_write_begin(store, error))
     return FALSE;
   gint64 row_id;
-  gboolean ok = mm_store_list_row_id(store, list_id, &row_id, NULL, error);
-  if (ok) {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "INSERT INTO headermatch (mailing_list_id, position, header, pattern,"
-        " chain, tag) VALUES (?1, (SELECT COALESCE(MAX(position) + 1, 0)"
-        " FROM headermatch WHERE mailing_list_id = ?1), ?2, ?3, ?4, ?5)",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_int64(stmt, 1, row_id);
-      sqlite3_bind_text(stmt, 2, lower, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 3, pattern, -1, SQLITE_STATIC);
-      if (chain != NULL)
-        sqlite3_bind_text(stmt, 4, chain, -1, SQLITE_STATIC);
-      if (tag != NULL)
-        sqlite3_bind_text(stmt, 5, tag, -1, SQLITE_STATIC);
-      ok = mm_store_sql_run(store, stmt, "Cannot add the header match",
-                            error);
-    }
-  }
+  gboolean ok =
+      mm_store_list_row_id(store, list_id, &row_id, NULL, error) &&
+      mm_store_sql_run_bound(
+          store, "Cannot add the header match", error,
+          "INSERT INTO headermatch (mailing_list_id, position, header, pattern,"
+          " chain, tag) VALUES (?1, (SELECT COALESCE(MAX(position) + 1, 0)"
+          " FROM headermatch WHERE mailing_list_id = ?1), ?2, ?3, ?4, ?5)",
+          "Itttt", row_id, lower, pattern, chain, tag);
   return mm_store_write_end(store, ok, error);
 }
 
@@ -352,27 +339,17 @@ mm_store_header_match_remove(MmStore *store, const char *list_id,
   if (!mm_store_write_begin(store, error))
     return FALSE;
   gint64 row_id;
-  gboolean ok = mm_store_list_row_id(store, list_id, &row_id, NULL, error);
-  if (ok) {
-    g_auto(MmStmt) stmt = mm_store_sql_prepare(
-        store,
-        "DELETE FROM headermatch"
-        " WHERE mailing_list_id = ?1 AND header = ?2 AND pattern = ?3",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      sqlite3_bind_int64(stmt, 1, row_id);
-      sqlite3_bind_text(stmt, 2, lower, -1, SQLITE_STATIC);
-      sqlite3_bind_text(stmt, 3, pattern != NULL ? pattern : "", -1,
-                        SQLITE_STATIC);
-      ok = mm_store_sql_run(store, stmt, "Cannot remove the header match",
-                            error);
-      if (ok && sqlite3_changes(store->db) == 0) {
-        g_set_error_literal(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND,
-                            "Pattern does not exist");
-        ok = FALSE;
-      }
-    }
+  gboolean ok =
+      mm_store_list_row_id(store, list_id, &row_id, NULL, error) &&
+      mm_store_sql_run_bound(
+          store, "Cannot remove the header match", error,
+          "DELETE FROM headermatch"
+          " WHERE mailing_list_id = ?1 AND header = ?2 AND pattern = ?3",
+          "Itt", row_id, lower, pattern != NULL ? pattern : "");
+  if (ok && sqlite3_changes(store->db) == 0) {
+    g_set_error_literal(error, MM_STORE_ERROR, MM_STORE_ERROR_NOT_FOUND,
+                        "Pattern does not exist");
+    ok = FALSE;
   }
   if (ok) {
     /* Mailman's _restore_position_sequence(): positions stay 0..n-1. */
